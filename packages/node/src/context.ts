@@ -1,0 +1,40 @@
+import type { Datanets } from '@openledger/datanet';
+import type { Store } from '@openledger/store';
+import type Database from 'better-sqlite3';
+import type { Address, PublicClient } from 'viem';
+import type { Auth } from './http/auth.ts';
+import type { Signers } from './signers.ts';
+
+/** The services the routes use; filled in by services.ts. */
+export interface Services {
+  store?: Store;
+  signers?: Signers;
+  datanets?: Datanets;
+}
+
+/** A local account the node may act as. Only anvil's well-known *test* keys are ever listed. */
+export interface DevAccount {
+  label: string;
+  address: Address;
+  privateKey: `0x${string}`;
+}
+
+/**
+ * What the HTTP routes and the background services share. Each capability is optional so the
+ * node can start (and its tests can run) with the parts that exist.
+ */
+export interface NodeContext {
+  home: string;
+  db: Database.Database;
+  auth: Auth;
+  chain: {
+    chainId: number;
+    rpcUrl: string;
+    local: boolean;
+    publicClient: PublicClient;
+    contracts: Record<string, Address>;
+  };
+  /** anvil's test accounts when the node runs the embedded chain; empty otherwise */
+  devAccounts: DevAccount[];
+  services: Services;
+}
