@@ -1,7 +1,9 @@
 import type { Datanets } from '@openledger/datanet';
+import type { AttributionIndexer, Factory } from '@openledger/factory';
 import type { Store } from '@openledger/store';
 import type Database from 'better-sqlite3';
 import type { Address, PublicClient } from 'viem';
+import type { ChainRegistrar } from './chain-registrar.ts';
 import type { Auth } from './http/auth.ts';
 import type { Signers } from './signers.ts';
 
@@ -10,6 +12,11 @@ export interface Services {
   store?: Store;
   signers?: Signers;
   datanets?: Datanets;
+  factory?: Factory;
+  registrar?: ChainRegistrar;
+  indexer?: AttributionIndexer;
+  /** called after a model is registered, e.g. to make it servable */
+  onModelPublished?: (modelId: number, jobId: number) => Promise<void>;
 }
 
 /** A local account the node may act as. Only anvil's well-known *test* keys are ever listed. */

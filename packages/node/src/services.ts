@@ -1,7 +1,9 @@
 import type { ChainPublicClient, ProtocolDeployment } from '@openledger/chain';
 import { Datanets } from '@openledger/datanet';
+import { Factory } from '@openledger/factory';
 import type { Store } from '@openledger/store';
 import { ChainAnchor } from './chain-anchor.ts';
+import { ChainRegistrar } from './chain-registrar.ts';
 import type { NodeContext, Services } from './context.ts';
 import type { Signers } from './signers.ts';
 
@@ -22,8 +24,12 @@ export async function createServices(options: CreateServicesOptions): Promise<{
 }> {
   const anchor = new ChainAnchor(options.publicClient, options.deployment.contracts, options.signers);
   const datanets = new Datanets(options.store, anchor);
+  const factory = new Factory({ home: options.ctx.home, store: options.store, datanets, log: options.log });
+  const registrar = new ChainRegistrar(options.publicClient, options.deployment.contracts, options.signers);
   return {
-    registry: { datanets, store: options.store, signers: options.signers },
-    async stop() {},
+    registry: { datanets, factory, registrar, store: options.store, signers: options.signers },
+    async stop() {
+      await factory.stop();
+    },
   };
 }

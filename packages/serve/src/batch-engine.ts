@@ -1,0 +1,322 @@
+import {
+  forwardCached,
+  KVCache,
+  type LlamaModel,
+  type LoraAdapter,
+  mergeLora,
+  Rng,
+  sampleToken,
+} from '@openledger/model';
+import { ServeError } from './errors.ts';
+import { mixAdapters } from './mixture.ts';
+
+/** One generation request as the engine sees it: token ids in, token ids out. */
+export interface EngineRequest {
+  id: string;
+  /** a loaded adapter key, null for the base model, or a weighted mixture of loaded adapters */
+  adapter: string | null | { key: string; weight: number }[];
+  prompt: number[];
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  seed: number;
+  stopTokens: number[];
+}
+
+export type FinishReason = 'stop' | 'length' | 'cancelled';
+
+export type EngineEvent =
+  | { id: string; type: 'token'; token: number }
+  | { id: string; type: 'done'; reason: FinishReason; promptTokens: number; completionTokens: number }
+  | { id: string; type: 'error'; message: string; status: number };
+
+interface Lane {
+  model: LlamaModel;
+  cache: KVCache;
+  free: number[];
+}
+
+interface Active {
+  req: EngineRequest;
+  lane: Lane;
+  slot: number;
+  adapter: LoraAdapter | null;
+  rng: Rng;
+  /** the token to feed at the next decode step */
+  next: number;
+  generated: number;
+  cancelled: boolean;
+}
+
+export interface BatchEngineOptions {
+  /** sequences decoded together per lane (KV cache slots) */
+  maxBatch?: number;
+  /** longest sequence (prompt + completion); at most the model's context */
+  maxSeq?: number;
+}
+
+/**
+ * Continuous batching over one base model and many LoRA adapters, as S-LoRA / Punica do: each
+ * decode step runs every active sequence through one batched forward, the base matmuls shared by
+ * all rows and each row's LoRA delta applied to its own rows (segmented matmul). New requests join
+ * between steps; finished ones leave at once. Hot adapters can be merged into a private copy of the
+ * base (a "lane" of their own) to skip the LoRA pass.
+ *
+ * Sampling draws from each request's own seeded generator, so a request's tokens do not depend on
+ * what else shares its batch.
+ */
+export class BatchEngine {
+  readonly base: LlamaModel;
+  readonly maxBatch: number;
+  readonly maxSeq: number;
+  readonly #adapters = new Map<string, LoraAdapter>();
+  readonly #merged = new Map<string, Lane>();
+  readonly #baseLane: Lane;
+  readonly #waiting: EngineRequest[] = [];
+  readonly #active = new Map<string, Active>();
+  readonly #cancelled = new Set<string>();
+
+  constructor(base: LlamaModel, options: BatchEngineOptions = {}) {
+    this.base = base;
+    this.maxBatch = options.maxBatch ?? 16;
+    this.maxSeq = Math.min(options.maxSeq ?? base.config.maxSeq, base.config.maxSeq);
+    this.#baseLane = this.#lane(base);
+  }
+
+  #lane(model: LlamaModel): Lane {
+    return {
+      model,
+      cache: new KVCache(model, this.maxBatch, this.maxSeq),
+      free: Array.from({ length: this.maxBatch }, (_, i) => this.maxBatch - 1 - i),
+    };
+  }
+
+  get queueDepth(): number {
+    return this.#waiting.length;
+  }
+
+  get activeCount(): number {
+    return this.#active.size;
+  }
+
+  get idle(): boolean {
+    return this.#waiting.length === 0 && this.#active.size === 0;
+  }
+
+  adapterKeys(): string[] {
+    return [...this.#adapters.keys()];
+  }
+
+  mergedKeys(): string[] {
+    return [...this.#merged.keys()];
+  }
+
+  loadAdapter(key: string, adapter: LoraAdapter): void {
+    if (adapter.layers.length !== this.base.config.nLayers) {
+      throw new ServeError(
+        'adapter_mismatch',
+        `adapter ${key} has ${adapter.layers.length} layers; the base has ${this.base.config.nLayers}`,
+        {
+          status: 422,
+        },
+      );
+    }
+    this.#adapters.set(key, adapter);
+  }
+
+  /** Forgets an adapter (and its merged lane). Requests already running keep their reference. */
+  unloadAdapter(key: string): boolean {
+    this.#merged.delete(key);
+    return this.#adapters.delete(key);
+  }
+
+  /** Merges a loaded adapter into a copy of the base; its requests then run on that copy. */
+  mergeAdapter(key: string): void {
+    const adapter = this.#adapters.get(key);
+    if (!adapter)
+      throw new ServeError('adapter_not_loaded', `adapter ${key} is not loaded`, {
+        status: 404,
+        field: 'model',
+      });
+    if (!this.#merged.has(key)) this.#merged.set(key, this.#lane(mergeLora(this.base, adapter)));
+  }
+
+  unmergeAdapter(key: string): boolean {
+    return this.#merged.delete(key);
+  }
+
+  /** Queues a request; errors that make it impossible are thrown now, before anything runs. */
+  submit(req: EngineRequest): void {
+    if (req.prompt.length === 0)
+      throw new ServeError('empty_prompt', 'the prompt has no tokens', { field: 'messages' });
+    if (req.prompt.length >= this.maxSeq) {
+      throw new ServeError(
+        'context_length_exceeded',
+        `the prompt has ${req.prompt.length} tokens; the context holds ${this.maxSeq}`,
+        {
+          field: 'messages',
+        },
+      );
+    }
+    this.#resolveAdapter(req.adapter);
+    this.#waiting.push(req);
+  }
+
+  cancel(id: string): void {
+    const i = this.#waiting.findIndex((r) => r.id === id);
+    if (i >= 0) this.#waiting.splice(i, 1);
+    const a = this.#active.get(id);
+    if (a) a.cancelled = true;
+    this.#cancelled.add(id);
+  }
+
+  #resolveAdapter(spec: EngineRequest['adapter']): { lane: Lane; adapter: LoraAdapter | null } {
+    if (spec === null) return { lane: this.#baseLane, adapter: null };
+    if (typeof spec === 'string') {
+      const merged = this.#merged.get(spec);
+      if (merged) return { lane: merged, adapter: null };
+      const adapter = this.#adapters.get(spec);
+      if (!adapter)
+        throw new ServeError('adapter_not_loaded', `adapter ${spec} is not loaded`, {
+          status: 404,
+          field: 'model',
+        });
+      return { lane: this.#baseLane, adapter };
+    }
+    const parts = spec.map((p) => {
+      const adapter = this.#adapters.get(p.key);
+      if (!adapter)
+        throw new ServeError('adapter_not_loaded', `adapter ${p.key} is not loaded`, {
+          status: 404,
+          field: 'model',
+        });
+      return { adapter, weight: p.weight };
+    });
+    return { lane: this.#baseLane, adapter: mixAdapters(parts) };
+  }
+
+  /**
+   * One scheduling step: admits waiting requests into free slots (prefilling their prompts), then
+   * decodes one token for every active sequence, lane by lane. Returns the events of the step.
+   */
+  step(): EngineEvent[] {
+    const events: EngineEvent[] = [];
+    // finish cancelled sequences first, freeing their slots
+    for (const a of [...this.#active.values()]) if (a.cancelled) this.#finish(a, 'cancelled', events);
+    // admit
+    while (this.#waiting.length > 0) {
+      const req = this.#waiting[0];
+      let resolved: { lane: Lane; adapter: LoraAdapter | null };
+      try {
+        resolved = this.#resolveAdapter(req.adapter);
+      } catch (error) {
+        this.#waiting.shift();
+        const e = error as ServeError;
+        events.push({ id: req.id, type: 'error', message: e.message, status: e.status ?? 500 });
+        continue;
+      }
+      const slot = resolved.lane.free.pop();
+      if (slot === undefined) break;
+      this.#waiting.shift();
+      this.#prefill(req, resolved.lane, slot, resolved.adapter, events);
+    }
+    // decode, one batched forward per lane
+    const lanes = new Map<Lane, Active[]>();
+    for (const a of this.#active.values()) {
+      const list = lanes.get(a.lane) ?? [];
+      list.push(a);
+      lanes.set(a.lane, list);
+    }
+    for (const [lane, rows] of lanes) {
+      // rows sharing an adapter side by side, so each adapter is one contiguous segment
+      rows.sort((x, y) => adapterOrder(x.adapter) - adapterOrder(y.adapter));
+      const tokens = Int32Array.from(rows.map((r) => r.next));
+      const logits = forwardCached(
+        lane.model,
+        lane.cache,
+        rows.map((r) => r.slot),
+        tokens,
+        1,
+        { adapters: rows.map((r) => r.adapter) },
+      );
+      const V = lane.model.config.vocabSize;
+      rows.forEach((row, i) => this.#emitNext(row, logits.subarray(i * V, (i + 1) * V), events));
+    }
+    return events;
+  }
+
+  #prefill(
+    req: EngineRequest,
+    lane: Lane,
+    slot: number,
+    adapter: LoraAdapter | null,
+    events: EngineEvent[],
+  ): void {
+    lane.cache.reset(slot);
+    const logits = forwardCached(
+      lane.model,
+      lane.cache,
+      [slot],
+      Int32Array.from(req.prompt),
+      req.prompt.length,
+      {
+        adapters: [adapter],
+      },
+    );
+    const active: Active = {
+      req,
+      lane,
+      slot,
+      adapter,
+      rng: new Rng(req.seed),
+      next: -1,
+      generated: 0,
+      cancelled: false,
+    };
+    this.#active.set(req.id, active);
+    this.#emitNext(active, logits, events);
+  }
+
+  /** Samples the next token from `logits`, emits it, or finishes the sequence. */
+  #emitNext(a: Active, logits: Float32Array, events: EngineEvent[]): void {
+    if (a.req.maxTokens === 0) return this.#finish(a, 'length', events);
+    const token = sampleToken(
+      logits,
+      { temperature: a.req.temperature, topP: a.req.topP, topK: a.req.topK },
+      a.rng,
+    );
+    if (a.req.stopTokens.includes(token)) return this.#finish(a, 'stop', events);
+    a.generated++;
+    a.next = token;
+    events.push({ id: a.req.id, type: 'token', token });
+    const full = a.lane.cache.lengths[a.slot] + 1 >= this.maxSeq;
+    if (a.generated >= a.req.maxTokens || full) this.#finish(a, 'length', events);
+  }
+
+  #finish(a: Active, reason: FinishReason, events: EngineEvent[]): void {
+    this.#active.delete(a.req.id);
+    this.#cancelled.delete(a.req.id);
+    a.lane.cache.reset(a.slot);
+    a.lane.free.push(a.slot);
+    events.push({
+      id: a.req.id,
+      type: 'done',
+      reason,
+      promptTokens: a.req.prompt.length,
+      completionTokens: a.generated,
+    });
+  }
+}
+
+const adapterIds = new WeakMap<LoraAdapter, number>();
+let nextAdapterId = 1;
+function adapterOrder(adapter: LoraAdapter | null): number {
+  if (!adapter) return 0;
+  let id = adapterIds.get(adapter);
+  if (!id) {
+    id = nextAdapterId++;
+    adapterIds.set(adapter, id);
+  }
+  return id;
+}

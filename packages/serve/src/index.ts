@@ -1,0 +1,10 @@
+// @openledger/serve — OpenLoRA: many LoRA adapters over one base model, batched together.
+export {
+  BatchEngine,
+  type BatchEngineOptions,
+  type EngineEvent,
+  type EngineRequest,
+  type FinishReason,
+} from './batch-engine.ts';
+export { ServeError } from './errors.ts';
+export { mixAdapters } from './mixture.ts';
