@@ -280,13 +280,19 @@ export class BatchEngine {
 
   /** Samples the next token from `logits`, emits it, or finishes the sequence. */
   #emitNext(a: Active, logits: Float32Array, events: EngineEvent[]): void {
-    if (a.req.maxTokens === 0) return this.#finish(a, 'length', events);
+    if (a.req.maxTokens === 0) {
+      this.#finish(a, 'length', events);
+      return;
+    }
     const token = sampleToken(
       logits,
       { temperature: a.req.temperature, topP: a.req.topP, topK: a.req.topK },
       a.rng,
     );
-    if (a.req.stopTokens.includes(token)) return this.#finish(a, 'stop', events);
+    if (a.req.stopTokens.includes(token)) {
+      this.#finish(a, 'stop', events);
+      return;
+    }
     a.generated++;
     a.next = token;
     events.push({ id: a.req.id, type: 'token', token });
