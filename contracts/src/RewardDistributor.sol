@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {ProtocolParams} from "./ProtocolParams.sol";
+import {Staking} from "./Staking.sol";
+import {IEpochClock} from "./interfaces/IEpochClock.sol";
+
+/// @title RewardDistributor
+/// @notice Contributors' rewards. The escrow funds the current epoch's pool with the contributors'
+///         share of every fee; a staked settler closes the epoch by posting the Merkle root of
+///         {account -> amount} (leaves as the StandardMerkleTree of the npm package
+///         openzeppelin/merkle-tree with ["address","uint256"]); after the challenge window each account claims once. A challenged
+///         root freezes claims until governance resolves it; a voided root returns its total to the
+///         carry and its settler is slashed. The epoch number is the protocol's epoch clock.
+/// @dev Gas of `postRoot` does not depend on the number of contributors; `claim` is O(log n).
+contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @dev Hot data read by `claim`, packed in one slot: 96 bits hold the whole OPEN supply.
+    struct EpochState {
+        uint96 total;
+        uint96 claimed;
+        uint40 claimableAt;
+        bool challenged;
+        bool challengeResolved;
+        bool voided;
+    }
+
+    /// @dev Data read by `claim` (root, state) and data only shown (settler, postedAt, uri).
+    struct Epoch {
+        bytes32 root;
+        EpochState state;
+        address settler;
+        uint64 postedAt;
+        string uri;
+    }
+
+    /// @notice The OPEN token.
+    IERC20 public immutable open;
+    /// @notice The governed parameters.
+    ProtocolParams public immutable params;
+    /// @notice Staking (settler checks and slashing).
+    Staking public immutable staking;
+    /// @notice The TimelockController: resolves challenges.
+    address public immutable governance;
+    /// @notice The deployer, who sets the escrow once.
+    address public immutable deployer;
+    /// @notice The InferenceEscrow, the only funder.
+    address public escrow;
+
+    /// @notice The epoch now accumulating fees (starts at 1).
+    uint256 public currentEpoch = 1;
+    /// @notice OPEN left over from posted epochs (and voided roots), available to the next root.
+    uint256 public carry;
+    /// @notice Fees added to each epoch's pool by the escrow.
+    mapping(uint256 epoch => uint256) public pool;
+
+    mapping(uint256 epoch => Epoch) internal _epochs;
+    /// @dev Claimed flags: bit (epoch % 256) of word (epoch / 256) per account, so an account's later
+    ///      claims write to an already nonzero slot.
+    mapping(address account => mapping(uint256 word => uint256)) internal _claimedBits;
+
+    /// @notice The escrow was set.
+    event EscrowSet(address escrow);
+    /// @notice `amount` OPEN joined epoch `epoch`'s pool.
+    event Funded(uint256 indexed epoch, uint256 amount);
+    /// @notice `settler` posted epoch `epoch`'s root; `carry` OPEN carries to the next epoch.
+    event RootPosted(
+        uint256 indexed epoch,
+        bytes32 root,
+        uint256 total,
+        address indexed settler,
+        string uri,
+        uint256 carry,
+        uint256 claimableAt
+    );
+    /// @notice `account` claimed `amount` OPEN for epoch `epoch`.
+    event Claimed(uint256 indexed epoch, address indexed account, uint256 amount);
+    /// @notice `challenger` challenged epoch `epoch`'s root; claims are frozen.
+    event Challenged(uint256 indexed epoch, address indexed challenger, string evidenceURI);
+    /// @notice Governance resolved the challenge; if the root was invalid, `returned` OPEN went
+    ///         back to the carry and `slashed` OPEN of the settler's stake was slashed.
+    event ChallengeResolved(uint256 indexed epoch, bool rootValid, uint256 returned, uint256 slashed);
+
+    /// @notice Only the escrow may fund.
+    error NotEscrow();
+    /// @notice `settler` is not an active Settler staker.
+    error SettlerNotStaked(address settler);
+    /// @notice The epoch given is not the one expected.
+    error WrongEpoch(uint256 expected, uint256 given);
+    /// @notice The posted total exceeds what the epoch can pay.
+    error TotalExceedsPool(uint256 total, uint256 pool);
+    /// @notice The Merkle proof does not lead to the epoch's root.
+    error InvalidProof();
+    /// @notice `account` already claimed for `epoch`.
+    error AlreadyClaimed(uint256 epoch, address account);
+    /// @notice Claims open at `until`.
+    error ChallengeWindowOpen(uint256 until);
+    /// @notice The challenge window has passed (or the root was already judged valid).
+    error ChallengeWindowClosed();
+    /// @notice Epoch `epoch` is under challenge.
+    error EpochChallenged(uint256 epoch);
+    /// @notice Epoch `epoch`'s root was voided.
+    error EpochVoided(uint256 epoch);
+    /// @notice Epoch `epoch` has no root yet.
+    error EpochNotPosted(uint256 epoch);
+    /// @notice Epoch `epoch` is not under challenge.
+    error NotChallenged(uint256 epoch);
+    /// @notice Claims would exceed the epoch's total (the tree sums to more than posted).
+    error ClaimExceedsTotal(uint256 epoch);
+    /// @notice An amount was zero.
+    error ZeroAmount();
+    /// @notice A required address was zero.
+    error ZeroAddress();
+    /// @notice The caller may not do this.
+    error Unauthorized();
+    /// @notice The escrow was already set.
+    error EscrowAlreadySet();
+
+    /// @param open_ The OPEN token.
+    /// @param params_ The governed parameters.
+    /// @param staking_ Staking.
+    /// @param governance_ The TimelockController.
+    constructor(IERC20 open_, ProtocolParams params_, Staking staking_, address governance_) {
+        if (
+            address(open_) == address(0) || address(params_) == address(0) || address(staking_) == address(0)
+                || governance_ == address(0)
+        ) revert ZeroAddress();
+        open = open_;
+        params = params_;
+        staking = staking_;
+        governance = governance_;
+        deployer = msg.sender;
+    }
+
+    /// @notice Sets the InferenceEscrow, the only address that may fund. Once, by the deployer.
+    /// @param escrow_ The escrow.
+    function setEscrow(address escrow_) external {
+        if (msg.sender != deployer) revert Unauthorized();
+        if (escrow != address(0)) revert EscrowAlreadySet();
+        if (escrow_ == address(0)) revert ZeroAddress();
+        escrow = escrow_;
+        emit EscrowSet(escrow_);
+    }
+
+    /// @notice Pulls `amount` OPEN from the escrow into the current epoch's pool. Only the escrow.
+    /// @param amount Wei of OPEN.
+    function fund(uint256 amount) external nonReentrant {
+        if (msg.sender != escrow) revert NotEscrow();
+        if (amount == 0) revert ZeroAmount();
+        uint256 epoch = currentEpoch;
+        pool[epoch] += amount;
+        emit Funded(epoch, amount);
+        open.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice Closes the current epoch with the root of its rewards. An active Settler only.
+    ///         `total` may not exceed the epoch's pool plus the carry; the rest carries over.
+    /// @param epoch Must equal `currentEpoch()`.
+    /// @param root Merkle root of the (account, amount) leaves.
+    /// @param total Sum of the amounts in the tree.
+    /// @param uri Where the full reward list (and proofs) can be fetched.
+    function postRoot(uint256 epoch, bytes32 root, uint256 total, string calldata uri) external {
+        uint256 expected = currentEpoch;
+        if (epoch != expected) revert WrongEpoch(expected, epoch);
+        if (!staking.isActive(msg.sender, Staking.Role.Settler)) revert SettlerNotStaked(msg.sender);
+        uint256 available = pool[epoch] + carry;
+        if (total > available) revert TotalExceedsPool(total, available);
+        uint256 newCarry = available - total;
+        carry = newCarry;
+        uint256 openAt = block.timestamp + params.params().challengeWindow;
+        Epoch storage e = _epochs[epoch];
+        e.root = root;
+        e.state = EpochState({
+            total: SafeCast.toUint96(total),
+            claimed: 0,
+            claimableAt: SafeCast.toUint40(openAt),
+            challenged: false,
+            challengeResolved: false,
+            voided: false
+        });
+        e.settler = msg.sender;
+        e.postedAt = uint64(block.timestamp);
+        e.uri = uri;
+        currentEpoch = expected + 1;
+        emit RootPosted(epoch, root, total, msg.sender, uri, newCarry, openAt);
+    }
+
+    /// @notice Pays `account` its reward for `epoch`, proven against the epoch's root. Anyone may
+    ///         submit; the OPEN always goes to `account`. Once per account per epoch.
+    /// @param epoch A posted epoch whose challenge window has passed.
+    /// @param account The rewarded account.
+    /// @param amount Its reward in wei of OPEN.
+    /// @param proof Merkle proof of the leaf keccak256(bytes.concat(keccak256(abi.encode(account, amount)))).
+    function claim(uint256 epoch, address account, uint256 amount, bytes32[] calldata proof)
+        external
+        nonReentrant
+    {
+        Epoch storage e = _epochs[epoch];
+        EpochState memory s = e.state;
+        if (s.claimableAt == 0) revert EpochNotPosted(epoch);
+        if (s.voided) revert EpochVoided(epoch);
+        if (s.challenged) revert EpochChallenged(epoch);
+        if (block.timestamp < s.claimableAt) revert ChallengeWindowOpen(s.claimableAt);
+        uint256 word = epoch >> 8;
+        uint256 bit = 1 << (epoch & 0xff);
+        uint256 bits = _claimedBits[account][word];
+        if (bits & bit != 0) revert AlreadyClaimed(epoch, account);
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
+        if (!MerkleProof.verifyCalldata(proof, e.root, leaf)) revert InvalidProof();
+        uint256 claimed = uint256(s.claimed) + amount;
+        if (claimed > s.total) revert ClaimExceedsTotal(epoch);
+        _claimedBits[account][word] = bits | bit;
+        // forge-lint: disable-next-line(unsafe-typecast)
+        e.state.claimed = uint96(claimed); // claimed <= s.total, a uint96
+        emit Claimed(epoch, account, amount);
+        open.safeTransfer(account, amount);
+    }
+
+    /// @notice Challenges epoch `epoch`'s root within its window; claims freeze until governance
+    ///         resolves. Anyone may challenge; the evidence is off-chain.
+    /// @param epoch A posted epoch.
+    /// @param evidenceURI Where the evidence lives.
+    function challenge(uint256 epoch, string calldata evidenceURI) external {
+        EpochState storage s = _epochs[epoch].state;
+        if (s.claimableAt == 0) revert EpochNotPosted(epoch);
+        if (s.voided) revert EpochVoided(epoch);
+        if (s.challenged) revert EpochChallenged(epoch);
+        if (block.timestamp >= s.claimableAt || s.challengeResolved) revert ChallengeWindowClosed();
+        s.challenged = true;
+        emit Challenged(epoch, msg.sender, evidenceURI);
+    }
+
+    /// @notice Judges a challenged root. Only governance. Valid: claims resume (after the window).
+    ///         Invalid: the root is void, its unclaimed total returns to the carry, and the settler
+    ///         loses `slashBps` of its Settler stake to the treasury.
+    /// @param epoch A challenged epoch.
+    /// @param rootValid Whether the root stands.
+    function resolveChallenge(uint256 epoch, bool rootValid) external nonReentrant {
+        if (msg.sender != governance) revert Unauthorized();
+        Epoch storage e = _epochs[epoch];
+        EpochState storage s = e.state;
+        if (!s.challenged) revert NotChallenged(epoch);
+        s.challenged = false;
+        s.challengeResolved = true;
+        if (rootValid) {
+            emit ChallengeResolved(epoch, true, 0, 0);
+            return;
+        }
+        s.voided = true;
+        uint256 returned = uint256(s.total) - s.claimed;
+        carry += returned;
+        address settler = e.settler;
+        ProtocolParams.Params memory p = params.params();
+        uint256 toSlash = (staking.stakeOf(settler, Staking.Role.Settler) * p.slashBps) / 10_000;
+        uint256 slashed;
+        if (toSlash != 0) slashed = staking.slash(settler, Staking.Role.Settler, toSlash, p.treasury);
+        emit ChallengeResolved(epoch, false, returned, slashed);
+    }
+
+    /// @notice Epoch `epoch`'s posted root and status.
+    /// @param epoch The epoch.
+    /// @return root The Merkle root (zero if not posted).
+    /// @return total Sum of the rewards in the tree.
+    /// @return claimed Sum claimed so far.
+    /// @return postedAt When the root was posted (0 if not).
+    /// @return settler Who posted it.
+    /// @return uri Where the reward list lives.
+    /// @return challenged Whether a challenge is pending.
+    /// @return voided Whether governance voided the root.
+    function epochInfo(uint256 epoch)
+        external
+        view
+        returns (
+            bytes32 root,
+            uint256 total,
+            uint256 claimed,
+            uint64 postedAt,
+            address settler,
+            string memory uri,
+            bool challenged,
+            bool voided
+        )
+    {
+        Epoch storage e = _epochs[epoch];
+        EpochState memory s = e.state;
+        return (e.root, s.total, s.claimed, e.postedAt, e.settler, e.uri, s.challenged, s.voided);
+    }
+
+    /// @notice When claims for `epoch` open (0 if no root is posted).
+    /// @param epoch The epoch.
+    /// @return The timestamp.
+    function claimableAt(uint256 epoch) external view returns (uint256) {
+        return _epochs[epoch].state.claimableAt;
+    }
+
+    /// @notice Whether `account` has claimed for `epoch`.
+    /// @param epoch The epoch.
+    /// @param account The account.
+    /// @return True if claimed.
+    function isClaimed(uint256 epoch, address account) external view returns (bool) {
+        return _claimedBits[account][epoch >> 8] & (1 << (epoch & 0xff)) != 0;
+    }
+}
