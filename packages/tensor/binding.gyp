@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "tensor_native",
+      "sources": ["native/tensor.c"],
+      "cflags": ["-O3", "-fno-math-errno", "-std=c11"],
+      "libraries": ["-lopenblas", "-lm"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,310 @@
+// Every kernel on every available backend against the JS reference (same inputs, float tolerance),
+// including transposes, padded leading dimensions, subarray views and sizes that cross the blocking
+// edges of the wasm sgemm.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { availableBackends, type Backend, createJsKernels, getKernels } from '../src/index.ts';
+import { assertClose, randn, rng } from './helpers.ts';
+
+const ref = createJsKernels();
+const backends = availableBackends().filter((b) => b !== 'js');
+const blas = ['/usr/lib/x86_64-linux-gnu/libopenblas.so', '/usr/lib/aarch64-linux-gnu/libopenblas.so'].some(
+  existsSync,
+);
+
+test('wasm is always available; native whenever OpenBLAS is installed', () => {
+  assert.ok(backends.includes('wasm'), `available: ${availableBackends().join(', ')}`);
+  if (blas) assert.ok(backends.includes('native'), 'libopenblas present but native backend did not load');
+});
+
+for (const name of backends) {
+  describe(`${name} backend matches the js reference`, () => {
+    const k = getKernels(name as Backend);
+    test('selected', () => assert.equal(k.backend, name));
+
+    test('sgemm: all transposes, alpha/beta, padded leading dims, subarray views, blocking edges', () => {
+      const r = rng(11);
+      const shapes: [number, number, number][] = [
+        [1, 1, 1],
+        [3, 5, 2],
+        [4, 8, 256],
+        [5, 9, 257],
+        [130, 17, 33],
+        [9, 2051, 3],
+        [67, 70, 600],
+      ];
+      for (const [m, n, kk] of shapes) {
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            for (const [alpha, beta] of [
+              [1, 0],
+              [0.5, -1.25],
+            ]) {
+              const lda = (transA ? m : kk) + 1;
+              const ldb = (transB ? kk : n) + 3;
+              const ldc = n + 2;
+              const a = randn(7 + (transA ? kk : m) * lda, r).subarray(7);
+              const b = randn(2 + (transB ? n : kk) * ldb, r).subarray(2);
+              const cBuf = randn(5 + m * ldc, r);
+              const c = cBuf.subarray(5);
+              const want = c.slice();
+              ref.sgemm(transA, transB, m, n, kk, alpha, a, lda, b, ldb, beta, want, ldc);
+              const before = cBuf.slice(0, 5);
+              k.sgemm(transA, transB, m, n, kk, alpha, a, lda, b, ldb, beta, c, ldc);
+              assertClose(
+                c,
+                want,
+                2e-5 * Math.sqrt(kk),
+                1e-5,
+                `sgemm ${m}×${n}×${kk} tA=${transA} tB=${transB}`,
+              );
+              assert.deepEqual([...cBuf.subarray(0, 5)], [...before]);
+            }
+          }
+        }
+      }
+    });
+
+    test('sgemm: beta = 0 clears NaN, k = 0 scales C', () => {
+      const c = Float32Array.of(Number.NaN, Number.NaN, Number.NaN, Number.NaN);
+      k.sgemm(false, false, 2, 2, 1, 1, Float32Array.of(1, 2), 1, Float32Array.of(3, 4), 2, 0, c, 2);
+      assert.deepEqual([...c], [3, 4, 6, 8]);
+      k.sgemm(false, false, 2, 2, 0, 1, new Float32Array(0), 1, new Float32Array(0), 2, 0.5, c, 2);
+      assert.deepEqual([...c], [1.5, 2, 3, 4]);
+    });
+
+    test('sgemmStridedBatched', () => {
+      const r = rng(12);
+      const [m, n, kk, batch] = [6, 10, 12, 4];
+      const sA = kk * m + 3;
+      const sB = n * kk + 1;
+      const sC = m * n + 5;
+      const a = randn(batch * sA, r);
+      const b = randn(batch * sB, r);
+      const c = randn(batch * sC, r);
+      const want = c.slice();
+      ref.sgemmStridedBatched(true, true, m, n, kk, 0.3, a, m, sA, b, kk, sB, 0.7, want, n, sC, batch);
+      k.sgemmStridedBatched(true, true, m, n, kk, 0.3, a, m, sA, b, kk, sB, 0.7, c, n, sC, batch);
+      assertClose(c, want, 1e-5, 1e-5);
+    });
+
+    test('softmaxRows (with masks and views)', () => {
+      const r = rng(13);
+      const buf = randn(3 + 6 * 40, r, 8);
+      buf[3 + 45] = Number.NEGATIVE_INFINITY;
+      buf.fill(Number.NEGATIVE_INFINITY, 3 + 80, 3 + 120);
+      const x = buf.subarray(3);
+      const want = x.slice();
+      ref.softmaxRows(want, 6, 40);
+      k.softmaxRows(x, 6, 40);
+      assertClose(x, want, 1e-6, 1e-5);
+    });
+
+    test('rmsnorm (and in place)', () => {
+      const r = rng(14);
+      const x = randn(5 * 24, r, 3);
+      const w = randn(24, r);
+      const wantOut = new Float32Array(120);
+      const wantInv = ref.rmsnorm(wantOut, x, w, 5, 24, 1e-6);
+      const out = new Float32Array(120);
+      const inv = k.rmsnorm(out, x, w, 5, 24, 1e-6);
+      assertClose(out, wantOut, 1e-6, 1e-5);
+      assertClose(inv, wantInv, 0, 1e-6);
+      const inPlace = x.slice();
+      const inv2 = new Float32Array(5);
+      assert.equal(k.rmsnorm(inPlace, inPlace, w, 5, 24, 1e-6, inv2), inv2);
+      assertClose(inPlace, wantOut, 1e-6, 1e-5);
+    });
+
+    test('rope and ropeAt (forward and inverse)', () => {
+      const r = rng(15);
+      const [seq, heads, hd] = [6, 4, 32];
+      const x = randn(seq * heads * hd, r);
+      const want = x.slice();
+      ref.rope(want, seq, heads, hd, 123, 10000);
+      const got = x.slice();
+      k.rope(got, seq, heads, hd, 123, 10000);
+      assertClose(got, want, 2e-6, 1e-5);
+      const pos = Int32Array.of(0, 5, 2, 4096, 7, 1);
+      const w2 = x.slice();
+      const g2 = x.slice();
+      ref.ropeAt(w2, pos, heads, hd, 500000, true);
+      k.ropeAt(g2, pos, heads, hd, 500000, true);
+      assertClose(g2, w2, 2e-6, 1e-5);
+    });
+
+    test('silu, swiglu (and aliasing)', () => {
+      const r = rng(16);
+      const n = 1001;
+      const g = randn(n, r, 6);
+      const u = randn(n, r);
+      const want = new Float32Array(n);
+      const got = new Float32Array(n);
+      ref.silu(want, g, n);
+      k.silu(got, g, n);
+      assertClose(got, want, 1e-6, 1e-6);
+      ref.swiglu(want, g, u, n);
+      k.swiglu(got, g, u, n);
+      assertClose(got, want, 1e-6, 1e-6);
+      const alias = g.slice();
+      k.swiglu(alias, alias, u, n);
+      assertClose(alias, want, 1e-6, 1e-6);
+    });
+
+    test('crossEntropy with and without gradient, ignored rows', () => {
+      const r = rng(17);
+      const [rows, vocab] = [7, 300];
+      const logits = randn(rows * vocab, r, 5);
+      const targets = Int32Array.of(0, 299, -100, 17, 5, -1, 150);
+      const dw = new Float32Array(rows * vocab);
+      const dg = new Float32Array(rows * vocab).fill(3);
+      const lw = ref.crossEntropy(logits, targets, rows, vocab, dw);
+      const lg = k.crossEntropy(logits, targets, rows, vocab, dg);
+      assert.ok(Math.abs(lg - lw) < 1e-5, `${lg} vs ${lw}`);
+      assertClose(dg, dw, 1e-7, 1e-5);
+      assert.ok(Math.abs(k.crossEntropy(logits, targets, rows, vocab) - lw) < 1e-5);
+    });
+
+    test('adamw over several steps', () => {
+      const r = rng(18);
+      const n = 513;
+      const p1 = randn(n, r);
+      const p2 = p1.slice();
+      const [m1, v1, m2, v2] = [0, 1, 2, 3].map(() => new Float32Array(n));
+      for (let step = 1; step <= 4; step++) {
+        const g = randn(n, r);
+        ref.adamw(p1, g, m1, v1, n, 1e-3, 0.9, 0.999, 1e-8, 0.1, step);
+        k.adamw(p2, g, m2, v2, n, 1e-3, 0.9, 0.999, 1e-8, 0.1, step);
+      }
+      assertClose(p2, p1, 1e-6, 1e-6);
+      assertClose(m2, m1, 1e-7, 1e-6);
+      assertClose(v2, v1, 1e-8, 1e-6);
+    });
+
+    test('loraSegmented (mixed ranks, gaps, empty segment)', () => {
+      const r = rng(19);
+      const [rows, inDim, outDim] = [12, 40, 24];
+      const x = randn(rows * inDim, r);
+      const segs = [
+        { start: 0, end: 4, rank: 8, scale: 2, a: randn(8 * inDim, r), b: randn(outDim * 8, r) },
+        { start: 4, end: 4, rank: 4, scale: 1, a: randn(4 * inDim, r), b: randn(outDim * 4, r) },
+        { start: 6, end: 12, rank: 16, scale: 0.25, a: randn(16 * inDim, r), b: randn(outDim * 16, r) },
+      ];
+      const y0 = randn(rows * outDim, r);
+      const want = y0.slice();
+      const got = y0.slice();
+      ref.loraSegmented(want, x, rows, inDim, outDim, segs);
+      k.loraSegmented(got, x, rows, inDim, outDim, segs);
+      assertClose(got, want, 1e-4, 1e-5);
+      assert.deepEqual([...got.subarray(4 * outDim, 6 * outDim)], [...y0.subarray(4 * outDim, 6 * outDim)]);
+    });
+
+    test('backward kernels', () => {
+      const r = rng(20);
+      const [rows, cols] = [4, 33];
+      const y = randn(rows * cols, r);
+      ref.softmaxRows(y, rows, cols);
+      const dy = randn(rows * cols, r);
+      const want = new Float32Array(rows * cols);
+      const got = new Float32Array(rows * cols);
+      ref.softmaxRowsBackward(want, y, dy, rows, cols);
+      k.softmaxRowsBackward(got, y, dy, rows, cols);
+      assertClose(got, want, 1e-6, 1e-5);
+
+      const dim = 48;
+      const x = randn(rows * dim, r);
+      const w = randn(dim, r);
+      const dout = randn(rows * dim, r);
+      const inv = ref.rmsnorm(new Float32Array(rows * dim), x, w, rows, dim, 1e-5);
+      const [dxW, dxG] = [new Float32Array(rows * dim), new Float32Array(rows * dim)];
+      const dwW = randn(dim, r);
+      const dwG = dwW.slice();
+      ref.rmsnormBackward(dxW, dwW, dout, x, w, inv, rows, dim);
+      k.rmsnormBackward(dxG, dwG, dout, x, w, inv, rows, dim);
+      assertClose(dxG, dxW, 1e-6, 1e-5);
+      assertClose(dwG, dwW, 1e-6, 1e-5);
+
+      const n = 200;
+      const g = randn(n, r, 4);
+      const u = randn(n, r);
+      const d = randn(n, r);
+      const [a1, b1, a2, b2] = [0, 1, 2, 3].map(() => new Float32Array(n));
+      ref.swigluBackward(a1, b1, d, g, u, n);
+      k.swigluBackward(a2, b2, d, g, u, n);
+      assertClose(a2, a1, 1e-6, 1e-5);
+      assertClose(b2, b1, 1e-6, 1e-5);
+    });
+
+    test('bad sizes throw a RangeError naming the argument', () => {
+      assert.throws(
+        () =>
+          k.sgemm(
+            false,
+            false,
+            2,
+            2,
+            2,
+            1,
+            new Float32Array(3),
+            2,
+            new Float32Array(4),
+            2,
+            0,
+            new Float32Array(4),
+            2,
+          ),
+        /a has 3 elements, needs at least 4/,
+      );
+      assert.throws(
+        () =>
+          k.sgemm(
+            true,
+            false,
+            2,
+            2,
+            3,
+            1,
+            new Float32Array(6),
+            1,
+            new Float32Array(6),
+            2,
+            0,
+            new Float32Array(4),
+            2,
+          ),
+        /lda must be ≥ 2/,
+      );
+      assert.throws(() => k.softmaxRows(new Float32Array(5), 2, 3), /x has 5 elements/);
+      assert.throws(
+        () => k.crossEntropy(new Float32Array(4), Int32Array.of(0, 2), 2, 2),
+        /targets\[1\] = 2 must be < vocab 2/,
+      );
+      assert.throws(() => k.rope(new Float32Array(6), 1, 1, 3, 0, 10000), /headDim must be even/);
+      assert.throws(
+        () =>
+          k.loraSegmented(new Float32Array(4), new Float32Array(4), 2, 2, 2, [
+            { start: 1, end: 3, rank: 1, scale: 1, a: new Float32Array(2), b: new Float32Array(2) },
+          ]),
+        /segments\[0\] rows 1\.\.3 must lie within 0\.\.2/,
+      );
+      assert.throws(
+        () =>
+          k.adamw(
+            new Float32Array(1),
+            new Float32Array(1),
+            new Float32Array(1),
+            new Float32Array(1),
+            1,
+            1,
+            0.9,
+            0.9,
+            1e-8,
+            0,
+            0,
+          ),
+        /step must be/,
+      );
+    });
+  });
+}
