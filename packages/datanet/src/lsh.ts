@@ -1,0 +1,63 @@
+// In-memory LSH band index for one datanet: an open-addressing multimap from band key (a
+// non-negative integer below 2^37, see minhash.ts bandKeys) to the SQLite rowid of the row that
+// produced it. Kept in typed arrays (12 bytes a slot) rather than a Map (about 10x larger), and
+// rebuilt from the rows' stored signatures, so it is derived data: nothing is lost if the process
+// dies. Persisting 16 band rows per data row in SQLite cost more than everything else in ingest.
+
+export class LshIndex {
+  private keys: Float64Array;
+  private refs: Int32Array;
+  private count = 0;
+  /** Highest rows.rowid already indexed. */
+  lastRowid = 0;
+
+  constructor(capacity = 1 << 12) {
+    let cap = 16;
+    while (cap < capacity * 2) cap *= 2;
+    this.keys = new Float64Array(cap).fill(-1);
+    this.refs = new Int32Array(cap);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  private static slot(key: number, mask: number): number {
+    let h = (key | 0) ^ Math.imul(Math.floor(key / 4294967296), 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+    return (h ^ (h >>> 16)) & mask;
+  }
+
+  add(key: number, ref: number): void {
+    if ((this.count + 1) * 2 > this.keys.length) this.grow();
+    const mask = this.keys.length - 1;
+    let i = LshIndex.slot(key, mask);
+    while (this.keys[i] !== -1) {
+      if (this.keys[i] === key && this.refs[i] === ref) return;
+      i = (i + 1) & mask;
+    }
+    this.keys[i] = key;
+    this.refs[i] = ref;
+    this.count++;
+  }
+
+  /** Calls `fn` with every ref stored under `key`. */
+  forEach(key: number, fn: (ref: number) => void): void {
+    const mask = this.keys.length - 1;
+    let i = LshIndex.slot(key, mask);
+    while (this.keys[i] !== -1) {
+      if (this.keys[i] === key) fn(this.refs[i]);
+      i = (i + 1) & mask;
+    }
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldRefs = this.refs;
+    this.keys = new Float64Array(oldKeys.length * 2).fill(-1);
+    this.refs = new Int32Array(oldKeys.length * 2);
+    this.count = 0;
+    for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i] !== -1) this.add(oldKeys[i], oldRefs[i]);
+  }
+}
