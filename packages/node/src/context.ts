@@ -1,10 +1,14 @@
 import type { Datanets } from '@openledger/datanet';
+import type { EconomyChain, Ledger } from '@openledger/economy';
 import type { AttributionIndexer, Factory } from '@openledger/factory';
 import type { Store } from '@openledger/store';
 import type Database from 'better-sqlite3';
 import type { Address, PublicClient } from 'viem';
+import type { ApiKeys } from './api-keys.ts';
+import type { AttributionService } from './attribution-service.ts';
 import type { ChainRegistrar } from './chain-registrar.ts';
 import type { Auth } from './http/auth.ts';
+import type { ServingService } from './serving.ts';
 import type { Signers } from './signers.ts';
 
 /** The services the routes use; filled in by services.ts. */
@@ -13,6 +17,11 @@ export interface Services {
   signers?: Signers;
   datanets?: Datanets;
   factory?: Factory;
+  serving?: ServingService;
+  ledger?: Ledger;
+  economyChain?: EconomyChain;
+  apiKeys?: ApiKeys;
+  attribution?: AttributionService;
   registrar?: ChainRegistrar;
   indexer?: AttributionIndexer;
   /** called after a model is registered, e.g. to make it servable */

@@ -10,9 +10,11 @@ import {
   DEV_ACCOUNT_LABEL,
   devAccounts,
   ensureDeployment,
+  inferenceEscrowAbi,
   isChainError,
   openTokenAbi,
   type ProtocolDeployment,
+  stakingAbi,
   startAnvil,
   writeContractAndWait,
 } from '@openledger/chain';
@@ -51,6 +53,7 @@ export interface RunningNode {
 /** OPEN sent to each local test account on the first run, so they can publish, pay and stake. */
 const DEV_ACCOUNT_OPEN = parseEther('100000');
 const DEV_ACCOUNT_COUNT = 6;
+const DEV_ESCROW_DEPOSIT = parseEther('1000');
 
 const repoDir = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
 export const studioDistDir = join(repoDir, 'apps/studio/dist');
@@ -85,12 +88,17 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       preset: local ? 'local' : 'mainnet',
       log,
     });
-    if (deployed && local) await fundDevAccounts(walletClient, deployment, accounts.slice(1), log);
 
     // storage
     const store: Store = openStore(home);
     cleanups.push(() => store.close());
     const signers = new Signers(rpcUrl, chain, accounts);
+    // once per chain, recorded by a marker written only after every step succeeded
+    const bootstrapMarker = join(home, 'deployments', `${chainId}.bootstrapped`);
+    if (local && (deployed || !existsSync(bootstrapMarker))) {
+      await bootstrapLocalChain(walletClient, deployment, signers, accounts.slice(1), log);
+      writeFileSync(bootstrapMarker, `${new Date().toISOString()}\n`);
+    }
     const devAccountList: DevAccount[] = local
       ? devAccounts(DEV_ACCOUNT_COUNT).map((account, i) => ({
           label: `Local account ${i}${i === 0 ? ' (deployer, treasury)' : ''} — ${DEV_ACCOUNT_LABEL}`,
@@ -107,7 +115,15 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       devAccounts: devAccountList,
       services: {},
     };
-    const services = await createServices({ ctx, store, signers, deployment, publicClient, log });
+    const services = await createServices({
+      ctx,
+      store,
+      signers,
+      deployment,
+      publicClient,
+      operator: walletClient,
+      log,
+    });
     ctx.services = services.registry;
     cleanups.push(() => services.stop());
 
@@ -149,21 +165,60 @@ async function startLocalChain(home: string, chainPort: number | undefined, log:
   }
 }
 
-async function fundDevAccounts(
+/**
+ * First run on the embedded chain: give the local test accounts OPEN, stake the node's operator and
+ * settler (account 0), and put an escrow deposit behind each other account so it can pay for answers.
+ */
+async function bootstrapLocalChain(
   walletClient: ChainWalletClient,
   deployment: ProtocolDeployment,
+  signers: Signers,
   accounts: { address: Address }[],
   log: (line: string) => void,
 ) {
+  const c = deployment.contracts;
   for (const account of accounts) {
     await writeContractAndWait(walletClient, {
-      address: deployment.contracts.OpenToken,
+      address: c.OpenToken,
       abi: openTokenAbi,
       functionName: 'transfer',
       args: [account.address, DEV_ACCOUNT_OPEN],
     });
   }
-  log(`sent ${DEV_ACCOUNT_OPEN / 10n ** 18n} OPEN to each of ${accounts.length} local test accounts`);
+  const stake = parseEther('2000');
+  await writeContractAndWait(walletClient, {
+    address: c.OpenToken,
+    abi: openTokenAbi,
+    functionName: 'approve',
+    args: [c.Staking, stake * 2n],
+  });
+  for (const role of [0, 1] as const) {
+    await writeContractAndWait(walletClient, {
+      address: c.Staking,
+      abi: stakingAbi,
+      functionName: 'stake',
+      args: [role, stake],
+    });
+  }
+  for (const account of accounts) {
+    const wallet = signers.wallet(account.address);
+    await writeContractAndWait(wallet, {
+      address: c.OpenToken,
+      abi: openTokenAbi,
+      functionName: 'approve',
+      args: [c.InferenceEscrow, DEV_ESCROW_DEPOSIT],
+    });
+    await writeContractAndWait(wallet, {
+      address: c.InferenceEscrow,
+      abi: inferenceEscrowAbi,
+      functionName: 'deposit',
+      args: [DEV_ESCROW_DEPOSIT],
+    });
+  }
+  log(
+    `local test accounts: ${DEV_ACCOUNT_OPEN / 10n ** 18n} OPEN each, ${DEV_ESCROW_DEPOSIT / 10n ** 18n} OPEN in escrow; ` +
+      `account 0 staked as operator and settler`,
+  );
 }
 
 /** anvil's well-known test private keys are public; they are derived, never stored. */

@@ -148,6 +148,12 @@ export class BatchEngine {
 
   /** Queues a request; errors that make it impossible are thrown now, before anything runs. */
   submit(req: EngineRequest): void {
+    if (this.#active.has(req.id) || this.#waiting.some((w) => w.id === req.id)) {
+      throw new ServeError('duplicate_request', `request id ${req.id} is already queued or running`, {
+        status: 409,
+        field: 'id',
+      });
+    }
     if (req.prompt.length === 0)
       throw new ServeError('empty_prompt', 'the prompt has no tokens', { field: 'messages' });
     if (req.prompt.length >= this.maxSeq) {

@@ -157,3 +157,15 @@ test('refuses an oversized prompt and an unknown adapter before running anything
   assert.throws(() => engine.submit(request('y', 'nope', 1, 0)), /adapter nope is not loaded/);
   assert.ok(engine.idle);
 });
+
+test('a duplicate request id is refused, so no slot is lost', () => {
+  const model = tinyModel();
+  const engine = new BatchEngine(model, { maxBatch: 2 });
+  engine.submit(request('same', null, 1, 1));
+  assert.throws(() => engine.submit(request('same', null, 2, 1)), /already queued or running/);
+  runAll(engine);
+  engine.submit(request('x', null, 3, 1));
+  engine.submit(request('y', null, 4, 1));
+  engine.step();
+  assert.equal(engine.activeCount, 2);
+});

@@ -1,0 +1,497 @@
+import { randomUUID } from 'node:crypto';
+import type { ChainWalletClient } from '@openledger/chain';
+import {
+  computeFee,
+  type EconomyChain,
+  epochParamsOf,
+  escrowDomainOf,
+  type Ledger,
+  meterRequest,
+  nextVoucher,
+  readCurrentEpoch,
+  readModelPrice,
+  readParamsAt,
+  signVoucher,
+  type VoucherBook,
+} from '@openledger/economy';
+import { type BaseModelCatalog, instructionPrompt, SHIPPED_BASE_MODEL_ID } from '@openledger/factory';
+import type { BpeTokenizer } from '@openledger/model';
+import {
+  AdapterManager,
+  type AdapterResolver,
+  Engine,
+  type EngineRequest,
+  ServeError,
+} from '@openledger/serve';
+import type { Store } from '@openledger/store';
+import { type Address, getAddress } from 'viem';
+import { OpenLedgerError } from './errors.ts';
+import type { Signers } from './signers.ts';
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
+export interface GenerationRequest {
+  model: string;
+  /** chat messages, or a raw prompt for /v1/completions */
+  messages?: ChatMessage[];
+  prompt?: string;
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+  /** a weighted mixture of adapters instead of `model` (priced as the first) */
+  mixture?: { model: string; weight: number }[];
+}
+
+export interface GenerationResult {
+  id: string;
+  model: string;
+  text: string;
+  finishReason: 'stop' | 'length';
+  promptTokens: number;
+  completionTokens: number;
+  /** wei of OPEN charged; "0" for the free base model */
+  cost: string;
+  receiptId: string | null;
+}
+
+/** Attaches an attribution receipt to an answer; implemented by the attribution service. */
+export interface Attributor {
+  attribute(input: {
+    modelId: number;
+    prompt: string;
+    promptTokens: number[];
+    output: string;
+    outputTokens: number[];
+  }): Promise<{ id: string; contributors: { address: string; weight: number }[] } | null>;
+}
+
+interface ModelEntry {
+  id: string;
+  modelId: number | null;
+  owner: Address | null;
+  adapterHash: `0x${string}` | null;
+  uri: string | null;
+  deprecated: boolean;
+  pricePerKInput: bigint;
+  pricePerKOutput: bigint;
+}
+
+const MODEL_PREFIX = 'model-';
+
+/**
+ * OpenLoRA on this node: one base model in the engine's worker thread, registered adapters loaded
+ * just in time (hash-checked against ModelRegistry), every paid request priced from the chain,
+ * paid by an EIP-712 voucher and recorded in the ledger before its answer is acknowledged.
+ */
+export class ServingService {
+  readonly engine: Engine;
+  readonly adapters: AdapterManager;
+  readonly tokenizer: BpeTokenizer;
+  readonly baseModelId = SHIPPED_BASE_MODEL_ID;
+  requests = 0;
+  failures = 0;
+  readonly #chain: EconomyChain;
+  readonly #store: Store;
+  readonly #signers: Signers;
+  readonly #operator: ChainWalletClient;
+  readonly #ledger: Ledger;
+  readonly #book: VoucherBook;
+  attributor: Attributor | undefined;
+  readonly ttftSeconds: number[] = [];
+
+  constructor(options: {
+    catalog: BaseModelCatalog;
+    chain: EconomyChain;
+    store: Store;
+    signers: Signers;
+    operator: ChainWalletClient;
+    ledger: Ledger;
+    book: VoucherBook;
+    maxBatch?: number;
+    maxAdapters?: number;
+  }) {
+    const base = options.catalog.load(SHIPPED_BASE_MODEL_ID);
+    this.tokenizer = base.tokenizer;
+    this.engine = new Engine({ baseModelDir: base.info.dir, maxBatch: options.maxBatch ?? 16 });
+    this.#chain = options.chain;
+    this.#store = options.store;
+    this.#signers = options.signers;
+    this.#operator = options.operator;
+    this.#ledger = options.ledger;
+    this.#book = options.book;
+    this.adapters = new AdapterManager(this.engine, this.#resolver(), {
+      maxLoaded: options.maxAdapters ?? 512,
+    });
+  }
+
+  get operatorAddress(): Address {
+    return this.#operator.account.address;
+  }
+
+  #resolver(): AdapterResolver {
+    return {
+      resolve: async (key) => {
+        const entry = await this.model(key);
+        if (!entry.adapterHash || !entry.uri)
+          throw new ServeError('model_not_found', `${key} is not an adapter`, {
+            status: 404,
+            field: 'model',
+          });
+        const weightsBlob = /^openledger:\/\/blobs\/([0-9a-f]{64})/.exec(entry.uri)?.[1];
+        const configBlob = /[?&]config=([0-9a-f]{64})/.exec(entry.uri)?.[1];
+        if (!weightsBlob || !configBlob) {
+          throw new ServeError(
+            'adapter_unavailable',
+            `${key}: its registry URI names no files this node can read`,
+            { status: 502 },
+          );
+        }
+        return {
+          key,
+          expectedHash: entry.adapterHash,
+          fetch: async () => {
+            const [weights, config] = await Promise.all([
+              this.#store.blobs.get(weightsBlob),
+              this.#store.blobs.get(configBlob),
+            ]);
+            if (!weights || !config)
+              throw new ServeError('adapter_unavailable', `${key}: adapter files are not on this node`, {
+                status: 502,
+              });
+            return { weights, configJson: Buffer.from(config).toString('utf8') };
+          },
+        };
+      },
+    };
+  }
+
+  /** A model by API id: the base model, or `model-<id>` / `<base>:model-<id>` for a registered adapter. */
+  async model(name: string): Promise<ModelEntry> {
+    const key = name.startsWith(`${this.baseModelId}:`) ? name.slice(this.baseModelId.length + 1) : name;
+    if (key === this.baseModelId || key === 'base') {
+      return {
+        id: this.baseModelId,
+        modelId: null,
+        owner: null,
+        adapterHash: null,
+        uri: null,
+        deprecated: false,
+        pricePerKInput: 0n,
+        pricePerKOutput: 0n,
+      };
+    }
+    const numeric = key.startsWith(MODEL_PREFIX) ? key.slice(MODEL_PREFIX.length) : key;
+    if (!/^[1-9][0-9]{0,9}$/.test(numeric)) {
+      throw new ServeError(
+        'model_not_found',
+        `model "${name}" does not exist (use ${this.baseModelId} or model-<id>)`,
+        { status: 404, field: 'model' },
+      );
+    }
+    const modelId = Number(numeric);
+    const count = await this.#modelCount();
+    if (modelId > count)
+      throw new ServeError('model_not_found', `model "${name}" does not exist`, {
+        status: 404,
+        field: 'model',
+      });
+    const [m] = await Promise.all([this.#readModel(modelId)]);
+    return m;
+  }
+
+  async #modelCount(): Promise<number> {
+    const { modelRegistryAbi } = await import('@openledger/chain');
+    return Number(
+      await this.#chain.publicClient.readContract({
+        address: this.#chain.contracts.ModelRegistry,
+        abi: modelRegistryAbi,
+        functionName: 'modelCount',
+      }),
+    );
+  }
+
+  async #readModel(modelId: number): Promise<ModelEntry> {
+    const { modelRegistryAbi } = await import('@openledger/chain');
+    const m = (await this.#chain.publicClient.readContract({
+      address: this.#chain.contracts.ModelRegistry,
+      abi: modelRegistryAbi,
+      functionName: 'getModel',
+      args: [BigInt(modelId)],
+    })) as unknown as [
+      Address,
+      `0x${string}`,
+      `0x${string}`,
+      `0x${string}`,
+      `0x${string}`,
+      bigint,
+      bigint,
+      string,
+      boolean,
+    ];
+    return {
+      id: `${MODEL_PREFIX}${modelId}`,
+      modelId,
+      owner: m[0],
+      adapterHash: m[2],
+      uri: m[7],
+      deprecated: m[8],
+      pricePerKInput: m[5],
+      pricePerKOutput: m[6],
+    };
+  }
+
+  /** `/v1/models`: the base model and every registered, non-deprecated adapter. */
+  async listModels(): Promise<ModelEntry[]> {
+    const count = await this.#modelCount();
+    const entries = [await this.model(this.baseModelId)];
+    for (let id = 1; id <= count; id++) {
+      const m = await this.#readModel(id);
+      if (!m.deprecated) entries.push(m);
+    }
+    return entries;
+  }
+
+  /** The text the model continues: chat turns framed as the instruction template, or the raw prompt. */
+  promptText(req: GenerationRequest): string {
+    if (req.prompt !== undefined) return req.prompt;
+    const messages = req.messages ?? [];
+    const turns: string[] = [];
+    let pendingQuestion: string | undefined;
+    for (const m of messages) {
+      if (m.role === 'system') turns.push(m.content.trim());
+      else if (m.role === 'user') pendingQuestion = m.content;
+      else if (m.role === 'assistant' && pendingQuestion !== undefined) {
+        turns.push(`${instructionPrompt(pendingQuestion)} ${m.content.trim()}`);
+        pendingQuestion = undefined;
+      }
+    }
+    if (pendingQuestion !== undefined) turns.push(instructionPrompt(pendingQuestion));
+    return turns.join('\n');
+  }
+
+  /**
+   * Generates an answer for `consumer`, streaming text pieces to `onText`. Paid models are
+   * checked against the consumer's escrow before anything runs and metered after: a refused
+   * request changes nothing.
+   */
+  async generate(
+    consumer: Address,
+    req: GenerationRequest,
+    onText?: (piece: string) => void,
+  ): Promise<GenerationResult> {
+    const started = performance.now();
+    const requested = req.mixture?.length ? req.mixture : [{ model: req.model, weight: 1 }];
+    const entries = await Promise.all(requested.map((m) => this.model(m.model)));
+    for (const e of entries) {
+      if (e.deprecated)
+        throw new ServeError('model_deprecated', `${e.id} is deprecated`, { status: 410, field: 'model' });
+    }
+    const primary = entries[0];
+    const maxTokens = req.maxTokens ?? 64;
+    const promptText = this.promptText(req);
+    const promptTokens = this.tokenizer.encode(promptText);
+    const eot = this.tokenizer.specialId('<|endoftext|>');
+    if (promptTokens.length === 0 && eot !== undefined) promptTokens.push(eot);
+    const { maxSeq } = await this.engine.ready();
+    if (promptTokens.length + 1 >= maxSeq) {
+      throw new ServeError(
+        'context_length_exceeded',
+        `the prompt has ${promptTokens.length} tokens; the context holds ${maxSeq}`,
+        {
+          field: 'messages',
+        },
+      );
+    }
+
+    // payment pre-check: the most this request can cost must fit in the consumer's escrow
+    let pay: { epoch: number; params: ReturnType<typeof epochParamsOf> } | undefined;
+    if (primary.modelId !== null) {
+      const epoch = await readCurrentEpoch(this.#chain);
+      const params = epochParamsOf(await readParamsAt(this.#chain, epoch));
+      const worst = computeFee(
+        promptTokens.length,
+        Math.min(maxTokens, maxSeq - promptTokens.length),
+        primary,
+        params.platformFee,
+      );
+      const available = await this.#book.available(consumer);
+      if (worst.total > available) {
+        throw new ServeError(
+          'insufficient_quota',
+          `this request may cost up to ${worst.total} wei of OPEN; ${consumer} has ${available} available in escrow — deposit more`,
+          { status: 402 },
+        );
+      }
+      pay = { epoch, params };
+    }
+
+    const releases: (() => void)[] = [];
+    try {
+      for (const e of entries) if (e.modelId !== null) releases.push(await this.adapters.acquire(e.id));
+      const adapter: EngineRequest['adapter'] =
+        requested.length > 1
+          ? entries.map((e, i) => ({ key: e.id, weight: requested[i].weight }))
+          : primary.modelId === null
+            ? null
+            : primary.id;
+      const id = `chatcmpl-${randomUUID()}`;
+      const decoder = this.tokenizer.streamDecoder();
+      const outputTokens: number[] = [];
+      let text = '';
+      let finishReason: 'stop' | 'length' = 'length';
+      const stops = req.stop?.filter((s) => s.length > 0) ?? [];
+      let first = true;
+      for await (const event of this.engine.run({
+        id,
+        adapter,
+        prompt: promptTokens,
+        maxTokens,
+        temperature: req.temperature ?? 0.7,
+        topP: req.topP ?? 1,
+        topK: 0,
+        seed: req.seed ?? Math.floor(Math.random() * 2 ** 31),
+        stopTokens: eot !== undefined ? [eot] : [],
+      })) {
+        if (event.type === 'error')
+          throw new ServeError('engine_error', event.message, { status: event.status });
+        if (event.type === 'done') {
+          finishReason = event.reason === 'stop' ? 'stop' : 'length';
+          break;
+        }
+        if (first) {
+          this.ttftSeconds.push((performance.now() - started) / 1000);
+          if (this.ttftSeconds.length > 1000) this.ttftSeconds.shift();
+          first = false;
+        }
+        outputTokens.push(event.token);
+        const piece = decoder.push(event.token);
+        const cut = stopIndex(text + piece, stops);
+        if (cut >= 0) {
+          const keep = (text + piece).slice(0, cut);
+          onText?.(keep.slice(text.length));
+          text = keep;
+          finishReason = 'stop';
+          break;
+        }
+        text += piece;
+        if (piece) onText?.(piece);
+      }
+      const rest = finishReason === 'stop' && stops.length ? '' : decoder.flush();
+      if (rest) {
+        text += rest;
+        onText?.(rest);
+      }
+      this.requests++;
+
+      let cost = 0n;
+      let receiptId: string | null = null;
+      if (pay && primary.modelId !== null) {
+        const receipt =
+          (await this.attributor?.attribute({
+            modelId: primary.modelId,
+            prompt: promptText,
+            promptTokens,
+            output: text,
+            outputTokens,
+          })) ?? null;
+        receiptId = receipt?.id ?? null;
+        cost = await this.#meter(
+          consumer,
+          primary,
+          promptTokens.length,
+          outputTokens.length,
+          pay,
+          id,
+          receipt,
+        );
+      }
+      return {
+        id,
+        model: requested.length > 1 ? entries.map((e) => e.id).join('+') : primary.id,
+        text,
+        finishReason,
+        promptTokens: promptTokens.length,
+        completionTokens: outputTokens.length,
+        cost: cost.toString(),
+        receiptId,
+      };
+    } catch (error) {
+      this.failures++;
+      throw error;
+    } finally {
+      for (const release of releases) release();
+    }
+  }
+
+  /** Prices, pays (voucher) and records one request; returns what it cost. */
+  async #meter(
+    consumer: Address,
+    model: ModelEntry,
+    tokensIn: number,
+    tokensOut: number,
+    pay: { epoch: number; params: ReturnType<typeof epochParamsOf> },
+    requestId: string,
+    attribution: { id: string; contributors: { address: string; weight: number }[] } | null,
+  ): Promise<bigint> {
+    const operator = getAddress(this.operatorAddress);
+    const modelId = BigInt(model.modelId!);
+    const fee = computeFee(tokensIn, tokensOut, model, pay.params.platformFee);
+    const prev = this.#book.latest(consumer, operator, modelId)?.voucher;
+    const deadline = BigInt(Math.floor(Date.now() / 1000) + 30 * 24 * 3600);
+    const voucher = nextVoucher(prev, { consumer, operator, modelId }, fee, deadline);
+    // Vouchers are signed by the consumer. This node signs only for the local test accounts it holds;
+    // other consumers pay with the X-OpenLedger-Voucher header (see docs/api.md).
+    if (!this.#signers.has(consumer)) {
+      throw new OpenLedgerError(
+        'voucher_required',
+        `sign a voucher for ${fee.total} wei: this node holds no key for ${consumer}`,
+        { status: 402 },
+      );
+    }
+    const signature = await signVoucher(
+      this.#signers.wallet(consumer).account as never,
+      escrowDomainOf(this.#chain),
+      voucher,
+    );
+    const receipt = attribution
+      ? {
+          id: attribution.id,
+          weights: attribution.contributors.map((c) => ({ contributor: c.address, weight: c.weight })),
+        }
+      : undefined;
+    await meterRequest(
+      { ledger: this.#ledger, book: this.#book, epoch: pay.epoch, params: pay.params },
+      {
+        id: requestId,
+        consumer,
+        operator,
+        modelId,
+        price: model,
+        tokensIn,
+        tokensOut,
+        voucher,
+        signature,
+        receipt,
+      },
+    );
+    return fee.total;
+  }
+
+  async close(): Promise<void> {
+    await this.engine.close();
+  }
+}
+
+function stopIndex(text: string, stops: string[]): number {
+  let best = -1;
+  for (const s of stops) {
+    const i = text.indexOf(s);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
