@@ -220,19 +220,23 @@ try {
   await redeem('redeem voucher', voucher(parseEther('100000'), parseEther('2')), 'running total raised');
 
   // Reward trees: 10 and 10,000 contributors. Post both roots, then claim from the big tree.
-  const leaves = (n: number): [Address, bigint][] =>
+  // Leaves are (index, account, amount), index = position in the list (the claimed-bitmap bit).
+  const leaves = (n: number): [bigint, Address, bigint][] =>
     Array.from({ length: n }, (_, i) => [
+      BigInt(i),
       `0x${(BigInt(i + 1) * 0x9e3779b97f4a7c15n).toString(16).padStart(40, '0').slice(-40)}` as Address,
       parseEther('1') + BigInt(i),
     ]);
+  const encoding = ['uint256', 'address', 'uint256'];
   const started = Date.now();
-  const small = StandardMerkleTree.of(leaves(10), ['address', 'uint256']);
+  const small = StandardMerkleTree.of(leaves(10), encoding);
   const bigLeaves = leaves(10_000);
-  const big = StandardMerkleTree.of(bigLeaves, ['address', 'uint256']);
+  const big = StandardMerkleTree.of(bigLeaves, encoding);
   const treeMs = Date.now() - started;
-  const total = (values: [Address, bigint][]) => values.reduce((sum, [, amount]) => sum + amount, 0n);
+  const total = (values: [bigint, Address, bigint][]) =>
+    values.reduce((sum, [, , amount]) => sum + amount, 0n);
 
-  const post = async (tree: StandardMerkleTree<[Address, bigint]>, amount: bigint) => {
+  const post = async (tree: StandardMerkleTree<[bigint, Address, bigint]>, amount: bigint) => {
     const epoch = await p.rewards.read.currentEpoch();
     return send(settler, {
       address: c.RewardDistributor,
@@ -268,31 +272,41 @@ try {
   await testClient.mine({ blocks: 1 });
   const claimer = wallet(6); // anyone may submit a claim; the OPEN goes to the leaf's account
   const claim = (epoch: bigint, index: number) => {
-    const [account, amount] = bigLeaves[index];
+    const [leafIndex, account, amount] = bigLeaves[index];
     return send(claimer, {
       address: c.RewardDistributor,
       abi: p.rewards.abi,
       functionName: 'claim',
-      args: [epoch, account, amount, big.getProof(index) as Hex[]],
+      args: [epoch, leafIndex, account, amount, big.getProof(index) as Hex[]],
     });
   };
   const proofLength = big.getProof(0).length;
-  // Worst case: the account's first claim ever and its first OPEN (two zero-to-nonzero stores).
-  const claimFresh = await claim(bigEpoch, 0);
+  // Claimed flags are a per-epoch bitmap by leaf index, 256 leaves per storage word.
+  // Worst case, once per 256 leaves: the first claim of a bitmap word, to an account without OPEN
+  // (bitmap word and OPEN balance both go from zero to nonzero).
+  const claimFirstOfWord = await claim(bigEpoch, 0);
+  // The usual first claim to a new account: its bitmap word is already nonzero.
+  const claimFresh = await claim(bigEpoch, 1);
   // An account that already holds OPEN, first claim.
   await send(treasury, {
     address: c.OpenToken,
     abi: p.openToken.abi,
     functionName: 'transfer',
-    args: [bigLeaves[4_999][0], 1n],
+    args: [bigLeaves[2][1], 1n],
   });
-  const claimHolder = await claim(bigEpoch, 4_999);
-  // A returning contributor: claimed in an earlier epoch, holds OPEN.
-  const claimReturning = await claim(lastEpoch, 4_999);
+  const claimHolder = await claim(bigEpoch, 2);
+  // A returning contributor (claimed the epoch before, holds OPEN), after another claim of its word.
+  await claim(lastEpoch, 0);
+  const claimReturning = await claim(lastEpoch, 1);
   rows.push({
     operation: 'claim',
     gas: claimFresh,
     note: `10,000 leaves (proof ${proofLength}); new account, first OPEN`,
+  });
+  rows.push({
+    operation: 'claim',
+    gas: claimFirstOfWord,
+    note: '10,000 leaves; new account, first claim of its bitmap word (1 in 256)',
   });
   rows.push({ operation: 'claim', gas: claimHolder, note: '10,000 leaves; account already holds OPEN' });
   rows.push({ operation: 'claim', gas: claimReturning, note: '10,000 leaves; returning contributor' });
@@ -321,6 +335,7 @@ try {
     post_root_10000: Number(post10k),
     post_root_growth_ratio: Number(post10k) / Number(post10),
     claim_10000_leaves_new_account: Number(claimFresh),
+    claim_10000_leaves_new_account_first_of_word: Number(claimFirstOfWord),
     claim_10000_leaves_holder: Number(claimHolder),
     claim_10000_leaves_returning: Number(claimReturning),
     claim_proof_length: proofLength,

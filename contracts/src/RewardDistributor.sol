@@ -6,6 +6,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {ProtocolParams} from "./ProtocolParams.sol";
 import {Staking} from "./Staking.sol";
 import {IEpochClock} from "./interfaces/IEpochClock.sol";
@@ -13,13 +14,18 @@ import {IEpochClock} from "./interfaces/IEpochClock.sol";
 /// @title RewardDistributor
 /// @notice Contributors' rewards. The escrow funds the current epoch's pool with the contributors'
 ///         share of every fee; a staked settler closes the epoch by posting the Merkle root of
-///         {account -> amount} (leaves as the StandardMerkleTree of the npm package
-///         openzeppelin/merkle-tree with ["address","uint256"]); after the challenge window each account claims once. A challenged
+///         {index, account, amount} leaves (the StandardMerkleTree of the npm package
+///         openzeppelin/merkle-tree with ["uint256","address","uint256"]; `index` is the leaf's
+///         position in the reward list, 0..n-1); after the challenge window each leaf claims once. A challenged
 ///         root freezes claims until governance resolves it; a voided root returns its total to the
 ///         carry and its settler is slashed. The epoch number is the protocol's epoch clock.
 /// @dev Gas of `postRoot` does not depend on the number of contributors; `claim` is O(log n).
+///      Claimed flags are one bitmap per epoch keyed by leaf index (OpenZeppelin BitMaps), so 256
+///      claims of an epoch share one storage word: a claim's flag write is zero-to-nonzero only for
+///      the first claim of its word.
 contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+    using BitMaps for BitMaps.BitMap;
 
     /// @dev Hot data read by `claim`, packed in one slot: 96 bits hold the whole OPEN supply.
     struct EpochState {
@@ -61,9 +67,8 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
     mapping(uint256 epoch => uint256) public pool;
 
     mapping(uint256 epoch => Epoch) internal _epochs;
-    /// @dev Claimed flags: bit (epoch % 256) of word (epoch / 256) per account, so an account's later
-    ///      claims write to an already nonzero slot.
-    mapping(address account => mapping(uint256 word => uint256)) internal _claimedBits;
+    /// @dev Claimed flags per epoch, bit `index` for the leaf of that index (256 leaves per word).
+    mapping(uint256 epoch => BitMaps.BitMap) internal _claimed;
 
     /// @notice The escrow was set.
     event EscrowSet(address escrow);
@@ -79,8 +84,8 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
         uint256 carry,
         uint256 claimableAt
     );
-    /// @notice `account` claimed `amount` OPEN for epoch `epoch`.
-    event Claimed(uint256 indexed epoch, address indexed account, uint256 amount);
+    /// @notice The leaf `index` of epoch `epoch` was claimed: `amount` OPEN paid to `account`.
+    event Claimed(uint256 indexed epoch, uint256 index, address indexed account, uint256 amount);
     /// @notice `challenger` challenged epoch `epoch`'s root; claims are frozen.
     event Challenged(uint256 indexed epoch, address indexed challenger, string evidenceURI);
     /// @notice Governance resolved the challenge; if the root was invalid, `returned` OPEN went
@@ -97,8 +102,8 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
     error TotalExceedsPool(uint256 total, uint256 pool);
     /// @notice The Merkle proof does not lead to the epoch's root.
     error InvalidProof();
-    /// @notice `account` already claimed for `epoch`.
-    error AlreadyClaimed(uint256 epoch, address account);
+    /// @notice The leaf `index` of `epoch` was already claimed.
+    error AlreadyClaimed(uint256 epoch, uint256 index);
     /// @notice Claims open at `until`.
     error ChallengeWindowOpen(uint256 until);
     /// @notice The challenge window has passed (or the root was already judged valid).
@@ -162,7 +167,7 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
     /// @notice Closes the current epoch with the root of its rewards. An active Settler only.
     ///         `total` may not exceed the epoch's pool plus the carry; the rest carries over.
     /// @param epoch Must equal `currentEpoch()`.
-    /// @param root Merkle root of the (account, amount) leaves.
+    /// @param root Merkle root of the (index, account, amount) leaves.
     /// @param total Sum of the amounts in the tree.
     /// @param uri Where the full reward list (and proofs) can be fetched.
     function postRoot(uint256 epoch, bytes32 root, uint256 total, string calldata uri) external {
@@ -192,12 +197,14 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
     }
 
     /// @notice Pays `account` its reward for `epoch`, proven against the epoch's root. Anyone may
-    ///         submit; the OPEN always goes to `account`. Once per account per epoch.
+    ///         submit; the OPEN always goes to `account`. Once per leaf (index) per epoch.
     /// @param epoch A posted epoch whose challenge window has passed.
+    /// @param index The leaf's index in the epoch's reward list (its claimed bit).
     /// @param account The rewarded account.
     /// @param amount Its reward in wei of OPEN.
-    /// @param proof Merkle proof of the leaf keccak256(bytes.concat(keccak256(abi.encode(account, amount)))).
-    function claim(uint256 epoch, address account, uint256 amount, bytes32[] calldata proof)
+    /// @param proof Merkle proof of the leaf
+    ///        keccak256(bytes.concat(keccak256(abi.encode(index, account, amount)))).
+    function claim(uint256 epoch, uint256 index, address account, uint256 amount, bytes32[] calldata proof)
         external
         nonReentrant
     {
@@ -207,18 +214,16 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
         if (s.voided) revert EpochVoided(epoch);
         if (s.challenged) revert EpochChallenged(epoch);
         if (block.timestamp < s.claimableAt) revert ChallengeWindowOpen(s.claimableAt);
-        uint256 word = epoch >> 8;
-        uint256 bit = 1 << (epoch & 0xff);
-        uint256 bits = _claimedBits[account][word];
-        if (bits & bit != 0) revert AlreadyClaimed(epoch, account);
-        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
+        BitMaps.BitMap storage claimedBits = _claimed[epoch];
+        if (claimedBits.get(index)) revert AlreadyClaimed(epoch, index);
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(index, account, amount))));
         if (!MerkleProof.verifyCalldata(proof, e.root, leaf)) revert InvalidProof();
         uint256 claimed = uint256(s.claimed) + amount;
         if (claimed > s.total) revert ClaimExceedsTotal(epoch);
-        _claimedBits[account][word] = bits | bit;
+        claimedBits.set(index);
         // forge-lint: disable-next-line(unsafe-typecast)
         e.state.claimed = uint96(claimed); // claimed <= s.total, a uint96
-        emit Claimed(epoch, account, amount);
+        emit Claimed(epoch, index, account, amount);
         open.safeTransfer(account, amount);
     }
 
@@ -299,11 +304,11 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
         return _epochs[epoch].state.claimableAt;
     }
 
-    /// @notice Whether `account` has claimed for `epoch`.
+    /// @notice Whether the leaf `index` of `epoch` has been claimed.
     /// @param epoch The epoch.
-    /// @param account The account.
+    /// @param index The leaf's index in the epoch's reward list.
     /// @return True if claimed.
-    function isClaimed(uint256 epoch, address account) external view returns (bool) {
-        return _claimedBits[account][epoch >> 8] & (1 << (epoch & 0xff)) != 0;
+    function isClaimed(uint256 epoch, uint256 index) external view returns (bool) {
+        return _claimed[epoch].get(index);
     }
 }

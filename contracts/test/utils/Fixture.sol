@@ -128,8 +128,10 @@ abstract contract Fixture is Test {
         return abi.encodePacked(r, s, sv);
     }
 
-    function leafOf(address account, uint256 amount) internal pure returns (bytes32) {
-        return keccak256(bytes.concat(keccak256(abi.encode(account, amount))));
+    /// @dev The reward leaf RewardDistributor.claim checks (StandardMerkleTree of
+    ///      ["uint256","address","uint256"]): `index` is the leaf's position in the reward list.
+    function leafOf(uint256 index, address account, uint256 amount) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(index, account, amount))));
     }
 
     /// @dev Funds the current epoch's pool with `amount` (as the escrow would).
@@ -153,7 +155,7 @@ abstract contract Fixture is Test {
     {
         leaves = new bytes32[](accounts.length);
         for (uint256 i = 0; i < accounts.length; i++) {
-            leaves[i] = leafOf(accounts[i], amounts[i]);
+            leaves[i] = leafOf(i, accounts[i], amounts[i]);
         }
         root = Merkle.root(leaves);
     }

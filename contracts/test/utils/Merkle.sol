@@ -6,7 +6,8 @@ import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 /// @notice A test-side Merkle tree with sorted-pair hashing (what OpenZeppelin's MerkleProof checks).
 ///         Levels are built bottom-up; an odd node is promoted unchanged. The layout differs from the npm
 ///         package openzeppelin/merkle-tree, but any such tree verifies; RewardDistributor.t.sol also
-///         checks a root and proof produced by that npm package.
+///         checks a root and proofs produced by that npm package. Reward leaves are
+///         Fixture.leafOf(index, account, amount), with `index` the leaf's position in `leaves`.
 library Merkle {
     function root(bytes32[] memory leaves) internal pure returns (bytes32) {
         require(leaves.length > 0, "empty tree");

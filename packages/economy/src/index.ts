@@ -37,6 +37,7 @@ export {
 } from './ledger.ts';
 export {
   REWARD_LEAF_ENCODING,
+  type RewardClaim,
   RewardTree,
   rewardLeafHash,
   type StandardTreeDump,

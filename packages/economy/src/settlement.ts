@@ -40,7 +40,7 @@ import {
 import { EconomyError } from './errors.ts';
 import { type ModelPrice, splitNetFee } from './fees.ts';
 import type { Ledger, MeteredRequest, RedemptionRecord } from './ledger.ts';
-import { RewardTree, type StandardTreeDump } from './merkle.ts';
+import { type RewardClaim, RewardTree, type StandardTreeDump } from './merkle.ts';
 import { negativeInfluenceFlags } from './penalties.ts';
 import {
   blobUri,
@@ -516,12 +516,16 @@ export async function verifyEpoch(
 
 const treeCache = new Map<string, RewardTree>();
 
-/** The amount and Merkle proof of `account` in a published epoch (`uri` from epochInfo). */
+/**
+ * The leaf index, amount and Merkle proof of `account` in a published epoch (`uri` from
+ * epochInfo): the arguments of RewardDistributor.claim; `isClaimed(epoch, index)` tells whether it
+ * was claimed.
+ */
 export async function rewardProof(
   blobs: BlobStore,
   uri: string,
   account: string,
-): Promise<{ amount: bigint; proof: Hex[] } | null> {
+): Promise<RewardClaim | null> {
   const manifestId = parseBlobUri(uri);
   let tree = treeCache.get(manifestId);
   if (!tree) {
@@ -531,9 +535,8 @@ export async function rewardProof(
     if (treeCache.size > 16) treeCache.clear();
     treeCache.set(manifestId, tree);
   }
-  const amount = tree.amountOf(account);
-  if (amount === undefined) return null;
-  return { amount, proof: tree.proof(account) };
+  if (tree.indexOf(account) === undefined) return null;
+  return tree.proof(account);
 }
 
 /** Claim `account`'s reward for `epoch` (anyone may submit; the OPEN goes to `account`). */
@@ -554,7 +557,7 @@ export async function claimReward(
       address: opts.chain.contracts.RewardDistributor,
       abi: rewardDistributorAbi,
       functionName: 'claim',
-      args: [BigInt(epoch), who, p.amount, p.proof],
+      args: [BigInt(epoch), BigInt(p.index), who, p.amount, p.proof],
     },
     { publicClient: opts.chain.publicClient },
   );

@@ -113,9 +113,10 @@ test(
     assert.equal(r.unassigned, 0n);
     assert.equal(r.total, 2250n);
     assert.equal(r.total + r.withheld + r.unassigned, r.funded);
+    // leaves [index, account, amount], sorted by account, index = position
     const lib = StandardMerkleTree.of(
-      [...r.rewards].map(([a, v]) => [a, v.toString()]),
-      ['address', 'uint256'],
+      [...r.rewards].sort(([a], [b]) => (a < b ? -1 : 1)).map(([a, v], i) => [i.toString(), a, v.toString()]),
+      ['uint256', 'address', 'uint256'],
     );
     assert.equal(r.root, lib.root);
     assert.equal(ledger.penaltyReport(B).score, 150);
