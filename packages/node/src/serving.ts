@@ -285,6 +285,9 @@ export class ServingService {
     onText?: (piece: string) => void,
   ): Promise<GenerationResult> {
     const started = performance.now();
+    const dbg = (what: string) => {
+      if (process.env.OPENLEDGER_DEBUG) console.error(`[serve] ${req.model} ${what} ${(performance.now() - started).toFixed(0)}ms`);
+    };
     const requested = req.mixture?.length ? req.mixture : [{ model: req.model, weight: 1 }];
     const entries = await Promise.all(requested.map((m) => this.model(m.model)));
     for (const e of entries) {
@@ -330,6 +333,7 @@ export class ServingService {
       pay = { epoch, params };
     }
 
+    dbg('priced');
     const releases: (() => void)[] = [];
     try {
       for (const e of entries) if (e.modelId !== null) releases.push(await this.adapters.acquire(e.id));
@@ -339,6 +343,7 @@ export class ServingService {
           : primary.modelId === null
             ? null
             : primary.id;
+      dbg('adapters acquired');
       const id = `chatcmpl-${randomUUID()}`;
       const decoder = this.tokenizer.streamDecoder();
       const outputTokens: number[] = [];
@@ -387,6 +392,7 @@ export class ServingService {
         onText?.(rest);
       }
       this.requests++;
+      dbg(`generated ${outputTokens.length} tokens`);
 
       let cost = 0n;
       let receiptId: string | null = null;
@@ -410,6 +416,7 @@ export class ServingService {
           receipt,
         );
       }
+      dbg('metered');
       return {
         id,
         model: requested.length > 1 ? entries.map((e) => e.id).join('+') : primary.id,

@@ -290,6 +290,9 @@ export class BatchEngine {
       this.#finish(a, 'length', events);
       return;
     }
+    // an answer is never empty: the stop tokens cannot be the first token
+    if (a.generated === 0)
+      for (const stop of a.req.stopTokens) if (stop < logits.length) logits[stop] = Number.NEGATIVE_INFINITY;
     const token = sampleToken(
       logits,
       { temperature: a.req.temperature, topP: a.req.topP, topK: a.req.topK },
