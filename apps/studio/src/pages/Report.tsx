@@ -1,0 +1,129 @@
+import { seg } from '../api.ts';
+import { LineageGraph } from '../charts.tsx';
+import { Link } from '../router.tsx';
+import { Async, Hash, PageHeader, pick, useLoad } from '../ui.tsx';
+import { buildReport, downloadJson, lineageGraph, type Model } from './lineage.ts';
+
+export function Report({ modelId }: { modelId: string }) {
+  const report = useLoad(() => buildReport(modelId), [modelId]);
+  return (
+    <section>
+      <p className="small no-print">
+        <Link to={`/explorer/models/${seg(modelId)}`}>← Explorer</Link>
+      </p>
+      <PageHeader
+        title={`Audit report: ${modelId}`}
+        lead="Provenance of a published model: base model, datanet versions with their on-chain roots, and the adapter."
+        actions={
+          <div className="row no-print">
+            <button type="button" className="btn btn-primary" onClick={() => window.print()}>
+              Print
+            </button>
+            {report.data && (
+              <button
+                type="button"
+                className="btn"
+                onClick={() => downloadJson(`openledger-audit-${modelId}.json`, report.data)}
+              >
+                Download JSON
+              </button>
+            )}
+          </div>
+        }
+      />
+      <Async state={report} label="Building the report…">
+        {(r) => {
+          const model = r.model as Model;
+          const lin = r.lineage as {
+            datanets: Record<string, unknown>[];
+            base: Record<string, unknown>;
+            adapter: Record<string, unknown>;
+          };
+          const g = lineageGraph(
+            model,
+            Object.fromEntries(lin.datanets.filter((d) => d.name).map((d) => [String(d.id), String(d.name)])),
+          );
+          return (
+            <>
+              <div className="card">
+                <dl className="kv">
+                  <dt>Generated</dt>
+                  <dd>{String(r.generatedAt)}</dd>
+                  <dt>Chain</dt>
+                  <dd>
+                    {String(pick(r.chain, 'chainId') ?? '—')} at block{' '}
+                    {String(pick(r.chain, 'blockNumber') ?? '—')}
+                  </dd>
+                  <dt>Model</dt>
+                  <dd>{String(pick(model, 'id', 'modelId'))}</dd>
+                  <dt>Owner</dt>
+                  <dd>
+                    <code>{String(pick(model, 'owner') ?? '—')}</code>
+                  </dd>
+                  <dt>Base model</dt>
+                  <dd>
+                    {String(lin.base.id)} <Hash value={lin.base.hash} n={10} />
+                  </dd>
+                  <dt>Adapter</dt>
+                  <dd>
+                    {String(lin.adapter.id)} <Hash value={lin.adapter.hash} n={10} />
+                  </dd>
+                  <dt>Config hash</dt>
+                  <dd>
+                    <Hash value={lin.adapter.configHash} n={10} />
+                  </dd>
+                  <dt>Registry transaction</dt>
+                  <dd>
+                    <Hash value={pick(model, 'txHash')} n={10} />
+                  </dd>
+                </dl>
+              </div>
+              <div className="card">
+                <h2 style={{ marginTop: 0 }}>Lineage</h2>
+                <LineageGraph nodes={g.nodes} edges={g.edges} />
+              </div>
+              <div className="card">
+                <h2 style={{ marginTop: 0 }}>Training data</h2>
+                <div className="table-wrap">
+                  <table>
+                    <thead>
+                      <tr>
+                        <th scope="col">Datanet</th>
+                        <th scope="col">Version</th>
+                        <th scope="col" className="num">
+                          Rows
+                        </th>
+                        <th scope="col">Licence</th>
+                        <th scope="col">Merkle root</th>
+                        <th scope="col">Anchor tx</th>
+                      </tr>
+                    </thead>
+                    <tbody>
+                      {lin.datanets.map((d) => (
+                        <tr key={`${String(d.id)}-${String(d.version)}`}>
+                          <td>{String(d.name ?? d.id)}</td>
+                          <td>v{String(d.version ?? '?')}</td>
+                          <td className="num">{String(d.rowCount ?? '—')}</td>
+                          <td>{String(d.license ?? '—')}</td>
+                          <td>
+                            <Hash value={d.root} n={10} />
+                          </td>
+                          <td>
+                            <Hash value={d.txHash} n={6} />
+                          </td>
+                        </tr>
+                      ))}
+                    </tbody>
+                  </table>
+                </div>
+              </div>
+            </>
+          );
+        }}
+      </Async>
+      <p className="small muted">
+        Generated by OpenLedger Studio from the node's API; every hash can be checked against the chain.
+      </p>
+    </section>
+  );
+}
