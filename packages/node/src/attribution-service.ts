@@ -5,14 +5,20 @@ import {
   attribute,
   buildSpanIndex,
   type CorpusDocument,
+  type GradientSet,
   parseReceipt,
+  projectionDims,
+  RandomProjector,
   type Receipt,
+  readGradientStore,
   SpanIndex,
   type VerifyResult,
   verifyReceipt,
+  writeGradientStore,
 } from '@openledger/attribution';
 import type { AttributionIndexer, Factory, Hash, Job } from '@openledger/factory';
-import { readJobRows } from '@openledger/factory';
+import { buildExamples, JOB_FILES, readJobRows } from '@openledger/factory';
+import { type LlamaModel, type LoraAdapter, loadPeftAdapter, perExampleLoraGrads } from '@openledger/model';
 import type { Store } from '@openledger/store';
 import { OpenLedgerError } from './errors.ts';
 import type { Attributor } from './serving.ts';
@@ -28,6 +34,10 @@ export class AttributionService implements AttributionIndexer, Attributor {
   readonly #store: Store;
   readonly #factory: Factory;
   readonly #indexes = new Map<number, SpanIndex>();
+  readonly #gradients = new Map<
+    number,
+    { set: GradientSet; projector: RandomProjector; model: LlamaModel; adapter: LoraAdapter }
+  >();
 
   constructor(home: string, store: Store, factory: Factory) {
     this.#home = home;
@@ -42,8 +52,17 @@ export class AttributionService implements AttributionIndexer, Attributor {
     return join(this.#home, 'attribution', `job-${jobId}.spanidx`);
   }
 
+  #gradPath(jobId: number): string {
+    return join(this.#home, 'attribution', `job-${jobId}.grads`);
+  }
+
+  /**
+   * Builds both indexes of a finished job: the span index over its training tokens, and the
+   * gradient store — each training example's LoRA gradient under the trained adapter, randomly
+   * projected to 1,024 numbers (4 KB) — for DataInf influence at answer time.
+   */
   async buildIndex(input: { job: Job; jobDir: string }): Promise<{ hash: Hash; uri: string }> {
-    const { tokenizer } = this.#factory.catalog.load(input.job.spec.baseModel);
+    const { tokenizer, model } = this.#factory.catalog.load(input.job.spec.baseModel);
     const documents: CorpusDocument[] = readJobRows(input.jobDir).map((row) => ({
       tokens: tokenizer.encode(row.text ?? [row.prompt, row.completion].filter(Boolean).join(' ')),
       rowId: row.id,
@@ -52,12 +71,40 @@ export class AttributionService implements AttributionIndexer, Attributor {
     mkdirSync(join(this.#home, 'attribution'), { recursive: true });
     const path = this.#indexPath(input.job.id);
     buildSpanIndex(documents, path);
-    const bytes = readFileSync(path);
-    const blob = await this.#store.blobs.put(bytes);
-    return {
-      hash: `0x${createHash('sha256').update(bytes).digest('hex')}`,
-      uri: `openledger://blobs/${blob.id}`,
-    };
+    const rows = readJobRows(input.jobDir);
+    const hp = input.job.spec.hyperparameters;
+    const examples = buildExamples(
+      rows,
+      input.job.spec.template,
+      tokenizer,
+      Math.min(hp.maxSeqLen, model.config.maxSeq),
+    );
+    const adapter = loadPeftAdapter(join(input.jobDir, JOB_FILES.adapter), model.config);
+    const grads = perExampleLoraGrads(model, adapter, examples);
+    const inputDims = grads[0].map((g) => g.length);
+    const projector = new RandomProjector({
+      seed: input.job.id,
+      kind: 'rademacher',
+      inputDims,
+      outputDims: projectionDims(inputDims, 1024),
+    });
+    const D = projector.spec.outputDims.reduce((a, b) => a + b, 0);
+    const projected = new Float32Array(examples.length * D);
+    grads.forEach((g, e) => projected.set(projector.project(g), e * D));
+    const gradPath = this.#gradPath(input.job.id);
+    writeGradientStore(gradPath, {
+      layerDims: projector.spec.outputDims,
+      examples: examples.map((e) => ({ rowId: e.rowId, contributor: e.contributor })),
+      checkpoints: [{ lr: hp.learningRate, grads: projected }],
+      projection: projector.spec,
+      dtype: 'f32',
+    });
+    const spanBytes = readFileSync(path);
+    const gradBytes = readFileSync(gradPath);
+    const hash = createHash('sha256').update(spanBytes).update(gradBytes).digest('hex');
+    const spanBlob = await this.#store.blobs.put(spanBytes);
+    const gradBlob = await this.#store.blobs.put(gradBytes);
+    return { hash: `0x${hash}`, uri: `openledger://blobs/${spanBlob.id}+${gradBlob.id}` };
   }
 
   #jobOfModel(modelId: number): Job {
@@ -78,12 +125,38 @@ export class AttributionService implements AttributionIndexer, Attributor {
     return index;
   }
 
+  #gradientsOf(job: Job) {
+    let g = this.#gradients.get(job.id);
+    if (!g) {
+      const set = readGradientStore(this.#gradPath(job.id));
+      if (!set.projection)
+        throw new OpenLedgerError('gradient_store_invalid', 'gradient store has no projection', {
+          status: 500,
+        });
+      const { model } = this.#factory.catalog.load(job.spec.baseModel);
+      const adapter = loadPeftAdapter(join(this.#factory.jobDir(job.id), JOB_FILES.adapter), model.config);
+      g = { set, projector: new RandomProjector(set.projection), model, adapter };
+      this.#gradients.set(job.id, g);
+    }
+    return g;
+  }
+
   #compute(modelId: number, input: string, output: string, outputTokens: number[]): Receipt {
     const job = this.#jobOfModel(modelId);
     const { tokenizer } = this.#factory.catalog.load(job.spec.baseModel);
+    const g = this.#gradientsOf(job);
+    // the answer's own loss gradient under the adapter, projected like the training gradients
+    const promptTokens = tokenizer.encode(input);
+    const tokens = [...promptTokens, ...outputTokens].slice(-g.model.config.maxSeq);
+    const promptKept = tokens.length - outputTokens.length;
+    const test = perExampleLoraGrads(g.model, g.adapter, [
+      { tokens, lossMask: tokens.map((_, i) => (i < promptKept ? 0 : 1)) },
+    ])[0];
     return attribute({
       modelId: `model-${modelId}`,
-      modelKind: 'base',
+      modelKind: 'adapter-on-base',
+      gradients: g.set,
+      testGradients: [g.projector.project(test)],
       input,
       output,
       outputTokens,

@@ -286,7 +286,8 @@ export class ServingService {
   ): Promise<GenerationResult> {
     const started = performance.now();
     const dbg = (what: string) => {
-      if (process.env.OPENLEDGER_DEBUG) console.error(`[serve] ${req.model} ${what} ${(performance.now() - started).toFixed(0)}ms`);
+      if (process.env.OPENLEDGER_DEBUG)
+        console.error(`[serve] ${req.model} ${what} ${(performance.now() - started).toFixed(0)}ms`);
     };
     const requested = req.mixture?.length ? req.mixture : [{ model: req.model, weight: 1 }];
     const entries = await Promise.all(requested.map((m) => this.model(m.model)));
