@@ -22,6 +22,7 @@ import { openStore, type Store } from '@openledger/store';
 import type { FastifyInstance } from 'fastify';
 import { type Address, parseEther } from 'viem';
 import type { DevAccount, NodeContext } from './context.ts';
+import { seedDemo } from './demo.ts';
 import { Auth } from './http/auth.ts';
 import { createServer } from './http/server.ts';
 import { createServices } from './services.ts';
@@ -142,7 +143,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       `${JSON.stringify({ url, rpcUrl, chainId, pid: process.pid }, null, 2)}\n`,
     );
 
-    if (options.demo && services.seedDemo) await services.seedDemo(url);
+    if (options.demo && local) {
+      // seeded in the background: the node is usable while the demo fills in
+      void seedDemo(url, home, log).catch((error: Error) => log(`demo seeding stopped: ${error.message}`));
+    }
     return { url, ctx, app, deployment, stop };
   } catch (error) {
     await stop();
