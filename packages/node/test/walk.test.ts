@@ -2,7 +2,12 @@
 // on-chain → a fine-tuned adapter registered with its lineage → paid answers with receipts → a
 // settled epoch → OPEN claimed by the contributors.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { modelRegistryAbi } from '@openledger/chain';
+import { BASE_MODEL_DIR } from '@openledger/model';
 import OpenAI from 'openai';
 import { erc20Abi, parseEther } from 'viem';
 import { accounts, api, signIn, startTestNode } from './helpers.ts';
@@ -140,6 +145,40 @@ test('fine-tune an adapter in ModelFactory and publish it with lineage and a pri
   assert.equal(published.status, 200, JSON.stringify(published.body));
   state.jobId = job.body.id;
   state.modelId = published.body.modelId;
+  // the on-chain lineage matches the stored files' hashes
+  const onchain = (await node.ctx.chain.publicClient.readContract({
+    address: node.deployment.contracts.ModelRegistry,
+    abi: modelRegistryAbi,
+    functionName: 'getModel',
+    args: [BigInt(state.modelId)],
+  })) as unknown as readonly [string, string, string, string, string, bigint, bigint, string, boolean];
+  const weights = await (
+    await fetch(`${node.url}/api/factory/jobs/${job.body.id}/export/peft`)
+  ).arrayBuffer();
+  assert.equal(
+    onchain[2],
+    `0x${createHash('sha256').update(Buffer.from(weights)).digest('hex')}`,
+    'adapter hash',
+  );
+  const base = readFileSync(join(BASE_MODEL_DIR, 'model.safetensors'));
+  assert.equal(onchain[1], `0x${createHash('sha256').update(base).digest('hex')}`, 'base model hash');
+  assert.equal(onchain[0].toLowerCase(), accounts[1].address.toLowerCase(), 'owner');
+  assert.equal(onchain[5], parseEther('0.01'));
+  const lineage = (await node.ctx.chain.publicClient.readContract({
+    address: node.deployment.contracts.ModelRegistry,
+    abi: modelRegistryAbi,
+    functionName: 'getLineage',
+    args: [BigInt(state.modelId)],
+  })) as readonly { datanetId: bigint; version: number }[];
+  assert.deepEqual(
+    lineage.map((l) => [Number(l.datanetId), Number(l.version)]),
+    [[state.datanetId, state.version]],
+  );
+  const compared = await api<{ jobId: number }[]>(
+    node.url,
+    `/api/factory/compare?jobs=${job.body.id},${job.body.id}`,
+  );
+  assert.equal(compared.body.length, 2);
 });
 
 test('paid answers through the official OpenAI client, with bad requests refused', async () => {

@@ -33,30 +33,47 @@ export function registerChainCommands(program: Command): void {
 
   program
     .command('deploy')
-    .description('Deploy the protocol to an EVM JSON-RPC endpoint (key from $OPENLEDGER_PRIVATE_KEY)')
+    .description(
+      'Deploy the protocol to an EVM JSON-RPC endpoint (key from $OPENLEDGER_PRIVATE_KEY, or --keystore with $OPENLEDGER_KEYSTORE_PASSWORD)',
+    )
     .requiredOption(
       '--rpc <url>',
       'JSON-RPC endpoint, e.g. http://127.0.0.1:8545 or an OpenLedger RPC (chain 1612)',
     )
     .option('--preset <name>', 'governance and parameter preset: local | mainnet', undefined)
     .option('--chain-id <id>', 'refuse unless the endpoint reports this chain id')
-    .action(async (opts: { rpc: string; preset?: 'local' | 'mainnet'; chainId?: string }, cmd) => {
-      const home = resolveHome((cmd.optsWithGlobals() as { home?: string }).home);
-      const account = accountFromEnv();
-      const { publicClient, walletClient, chainId } = await connectChain({
-        rpcUrl: opts.rpc,
-        account,
-        expectedChainId: opts.chainId ? Number(opts.chainId) : undefined,
-      });
-      if (!walletClient) throw new Error('no wallet client');
-      const preset = opts.preset ?? (chainId === LOCAL_CHAIN_ID ? 'local' : 'mainnet');
-      const result = await ensureDeployment({
-        home,
-        publicClient,
-        walletClient,
-        preset,
-        log: (l) => console.log(l),
-      });
-      console.log(JSON.stringify(result.deployment, null, 2));
-    });
+    .option(
+      '--keystore <file>',
+      'an encrypted JSON keystore; its password is read from $OPENLEDGER_KEYSTORE_PASSWORD',
+    )
+    .action(
+      async (
+        opts: { rpc: string; preset?: 'local' | 'mainnet'; chainId?: string; keystore?: string },
+        cmd,
+      ) => {
+        const home = resolveHome((cmd.optsWithGlobals() as { home?: string }).home);
+        const password = process.env.OPENLEDGER_KEYSTORE_PASSWORD;
+        if (opts.keystore && password === undefined) {
+          throw new Error('--keystore needs its password in $OPENLEDGER_KEYSTORE_PASSWORD');
+        }
+        const account = opts.keystore
+          ? await accountFromKeystore(opts.keystore, password ?? '')
+          : accountFromEnv();
+        const { publicClient, walletClient, chainId } = await connectChain({
+          rpcUrl: opts.rpc,
+          account,
+          expectedChainId: opts.chainId ? Number(opts.chainId) : undefined,
+        });
+        if (!walletClient) throw new Error('no wallet client');
+        const preset = opts.preset ?? (chainId === LOCAL_CHAIN_ID ? 'local' : 'mainnet');
+        const result = await ensureDeployment({
+          home,
+          publicClient,
+          walletClient,
+          preset,
+          log: (l) => console.log(l),
+        });
+        console.log(JSON.stringify(result.deployment, null, 2));
+      },
+    );
 }

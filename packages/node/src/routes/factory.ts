@@ -151,6 +151,43 @@ export async function factoryRoutes(app: FastifyInstance, ctx: NodeContext): Pro
     },
   );
 
+  app.get<{ Querystring: { jobs: string } }>(
+    '/api/factory/compare',
+    {
+      schema: {
+        tags: ['factory'],
+        summary: 'Two or more finished jobs side by side: held-out loss, perplexity, accuracy, samples',
+        querystring: {
+          type: 'object',
+          required: ['jobs'],
+          properties: {
+            jobs: { type: 'string', pattern: '^[0-9]+(,[0-9]+){1,7}$', description: 'job ids, e.g. 1,2' },
+          },
+        },
+      },
+    },
+    async (request) => {
+      const factory = factoryOf(ctx);
+      return request.query.jobs.split(',').map((id) => {
+        const job = factory.get(Number(id));
+        const r = job.result;
+        return {
+          jobId: job.id,
+          status: job.status,
+          baseModel: job.spec.baseModel,
+          template: job.spec.template,
+          datanets: job.spec.datanets,
+          hyperparameters: job.spec.hyperparameters,
+          before: r?.before ?? null,
+          after: r?.after ?? null,
+          samples: r?.samples ?? [],
+          tokensPerSecond: r?.tokensPerSecond ?? null,
+          modelId: job.modelId,
+        };
+      });
+    },
+  );
+
   app.post<{
     Params: { id: number };
     Body: { prompt: string; maxTokens?: number; temperature?: number; seed?: number };
