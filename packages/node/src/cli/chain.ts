@@ -1,5 +1,6 @@
 import {
   accountFromEnv,
+  accountFromKeystore,
   connectChain,
   ensureDeployment,
   getChainStatus,
