@@ -12,7 +12,9 @@ import {
   readModelPrice,
   readParamsAt,
   signVoucher,
+  type Voucher,
   type VoucherBook,
+  verifyVoucher,
 } from '@openledger/economy';
 import { type BaseModelCatalog, instructionPrompt, SHIPPED_BASE_MODEL_ID } from '@openledger/factory';
 import type { BpeTokenizer } from '@openledger/model';
@@ -45,6 +47,13 @@ export interface GenerationRequest {
   stop?: string[];
   /** a weighted mixture of adapters instead of `model` (priced as the first) */
   mixture?: { model: string; weight: number }[];
+  /**
+   * The consumer's EIP-712 voucher paying for this request (X-OpenLedger-Voucher). It must raise the
+   * stream's authorised total by at least the request's worst-case cost; what the answer costs less
+   * stays prepaid credit of the stream (settlement carries it). Without one, this node signs only for
+   * the local test accounts it holds.
+   */
+  voucher?: { voucher: Voucher; signature: `0x${string}` };
 }
 
 export interface GenerationResult {
@@ -332,6 +341,14 @@ export class ServingService {
         );
       }
       pay = { epoch, params };
+      if (req.voucher) await this.#precheckVoucher(consumer, primary, req.voucher, worst);
+      else if (!this.#signers.has(consumer)) {
+        throw new ServeError(
+          'voucher_required',
+          `send X-OpenLedger-Voucher: a voucher from ${consumer} adding at least ${worst.total} wei (platform part ${worst.platform})`,
+          { status: 402 },
+        );
+      }
     }
 
     dbg('priced');
@@ -415,6 +432,7 @@ export class ServingService {
           pay,
           id,
           receipt,
+          req.voucher,
         );
       }
       dbg('metered');
@@ -445,27 +463,30 @@ export class ServingService {
     pay: { epoch: number; params: ReturnType<typeof epochParamsOf> },
     requestId: string,
     attribution: { id: string; contributors: { address: string; weight: number }[] } | null,
+    paid?: { voucher: Voucher; signature: `0x${string}` },
   ): Promise<bigint> {
     const operator = getAddress(this.operatorAddress);
     const modelId = BigInt(model.modelId!);
     const fee = computeFee(tokensIn, tokensOut, model, pay.params.platformFee);
     const prev = this.#book.latest(consumer, operator, modelId)?.voucher;
     const deadline = BigInt(Math.floor(Date.now() / 1000) + 30 * 24 * 3600);
-    const voucher = nextVoucher(prev, { consumer, operator, modelId }, fee, deadline);
+    const voucher = paid?.voucher ?? nextVoucher(prev, { consumer, operator, modelId }, fee, deadline);
     // Vouchers are signed by the consumer. This node signs only for the local test accounts it holds;
     // other consumers pay with the X-OpenLedger-Voucher header (see docs/api.md).
-    if (!this.#signers.has(consumer)) {
+    if (!paid && !this.#signers.has(consumer)) {
       throw new OpenLedgerError(
         'voucher_required',
         `sign a voucher for ${fee.total} wei: this node holds no key for ${consumer}`,
         { status: 402 },
       );
     }
-    const signature = await signVoucher(
-      this.#signers.wallet(consumer).account as never,
-      escrowDomainOf(this.#chain),
-      voucher,
-    );
+    const signature =
+      paid?.signature ??
+      (await signVoucher(
+        this.#signers.wallet(consumer).account as never,
+        escrowDomainOf(this.#chain),
+        voucher,
+      ));
     const receipt = attribution
       ? {
           id: attribution.id,
@@ -488,6 +509,65 @@ export class ServingService {
       },
     );
     return fee.total;
+  }
+
+  /**
+   * Checks a consumer's voucher before anything runs, so a forged, replayed or uncovered voucher is
+   * refused with nothing charged: the signature is the consumer's, it names this operator and model,
+   * it raises the stream's total by at least the worst-case cost, and the escrow can cover it.
+   */
+  async #precheckVoucher(
+    consumer: Address,
+    model: ModelEntry,
+    paid: { voucher: Voucher; signature: `0x${string}` },
+    worst: { total: bigint; platform: bigint },
+  ): Promise<void> {
+    const v = paid.voucher;
+    if (!(await verifyVoucher(escrowDomainOf(this.#chain), v, paid.signature))) {
+      throw new ServeError('invalid_voucher_signature', 'the voucher is not signed by its consumer', {
+        status: 401,
+        field: 'x-openledger-voucher',
+      });
+    }
+    if (getAddress(v.consumer) !== getAddress(consumer)) {
+      throw new ServeError(
+        'voucher_consumer_mismatch',
+        `the voucher is from ${v.consumer}, the request from ${consumer}`,
+        { status: 403, field: 'x-openledger-voucher' },
+      );
+    }
+    if (getAddress(v.operator) !== getAddress(this.operatorAddress) || v.modelId !== BigInt(model.modelId!)) {
+      throw new ServeError(
+        'voucher_mismatch',
+        `the voucher must name operator ${this.operatorAddress} and model ${model.modelId}`,
+        { status: 400, field: 'x-openledger-voucher' },
+      );
+    }
+    const prev = this.#book.latest(consumer, v.operator, v.modelId)?.voucher;
+    const prevAmount = prev?.cumulativeAmount ?? 0n;
+    if (v.cumulativeAmount <= prevAmount) {
+      throw new ServeError(
+        'voucher_replayed',
+        `cumulativeAmount must exceed the stream's authorised total ${prevAmount}`,
+        { status: 409, field: 'x-openledger-voucher' },
+      );
+    }
+    if (
+      v.cumulativeAmount - prevAmount < worst.total ||
+      v.cumulativePlatformFee - (prev?.cumulativePlatformFee ?? 0n) !== worst.platform
+    ) {
+      throw new ServeError(
+        'voucher_underpaid',
+        `the voucher must add at least ${worst.total} wei, of which exactly ${worst.platform} platform fee`,
+        { status: 402, field: 'x-openledger-voucher' },
+      );
+    }
+    const available = await this.#book.available(consumer);
+    if (v.cumulativeAmount - prevAmount > available) {
+      throw new ServeError('insufficient_quota', `${consumer} has ${available} wei available in escrow`, {
+        status: 402,
+      });
+    }
   }
 
   async close(): Promise<void> {

@@ -7,9 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { modelRegistryAbi } from '@openledger/chain';
+import { voucherTypedData } from '@openledger/economy';
 import { BASE_MODEL_DIR } from '@openledger/model';
 import OpenAI from 'openai';
-import { erc20Abi, parseEther } from 'viem';
+import { erc20Abi, type LocalAccount, parseEther } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { accounts, api, signIn, startTestNode } from './helpers.ts';
 
 let node: Awaited<ReturnType<typeof startTestNode>>;
@@ -255,6 +257,51 @@ test('paid answers through the official OpenAI client, with bad requests refused
       assert.equal(refused.body.ok, false);
     }
   }
+  // external wallets pay with an EIP-712 voucher header; bad vouchers are refused and nothing is charged
+  const pendingBefore = (await api<{ pending: number }>(node.url, '/api/epochs')).body.pending;
+  const domain = { chainId: 31337, verifyingContract: node.deployment.contracts.InferenceEscrow };
+  const operator = accounts[0].address;
+  const platformFee = parseEther('0.001');
+  const voucherFor = async (signer: LocalAccount, consumer: `0x${string}`, amount: bigint) => {
+    const voucher = {
+      consumer,
+      operator,
+      modelId: BigInt(state.modelId!),
+      cumulativeAmount: amount,
+      cumulativePlatformFee: platformFee,
+      deadline: BigInt(Math.floor(Date.now() / 1000) + 3600),
+    };
+    const signature = await signer.signTypedData(voucherTypedData(domain, voucher));
+    return Buffer.from(
+      JSON.stringify({
+        voucher: Object.fromEntries(Object.entries(voucher).map(([k, v]) => [k, String(v)])),
+        signature,
+      }),
+    ).toString('base64');
+  };
+  const ask = (header: string) =>
+    fetch(`${node.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-openledger-voucher': header },
+      body: JSON.stringify({ model: `model-${state.modelId}`, prompt: 'Ships', max_tokens: 4 }),
+    });
+  const stranger = privateKeyToAccount(generatePrivateKey());
+  const noBalance = await ask(await voucherFor(stranger, stranger.address, parseEther('1')));
+  assert.equal(noBalance.status, 402, await noBalance.text());
+  const forged = await ask(await voucherFor(stranger, accounts[4].address, parseEther('1')));
+  assert.equal(forged.status, 401, await forged.text());
+  assert.equal(
+    (await api<{ pending: number }>(node.url, '/api/epochs')).body.pending,
+    pendingBefore,
+    'nothing charged',
+  );
+  const good = await voucherFor(accounts[4], accounts[4].address, parseEther('1'));
+  const paid = await ask(good);
+  assert.equal(paid.status, 200, await paid.text());
+  const replayed = await ask(good);
+  assert.equal(replayed.status, 409, await replayed.text());
+  assert.equal((await api<{ pending: number }>(node.url, '/api/epochs')).body.pending, pendingBefore + 1);
+
   const metrics = await (await fetch(`${node.url}/metrics`)).text();
   assert.match(metrics, /openledger_requests_total [1-9]/);
 });

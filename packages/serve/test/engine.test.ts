@@ -154,3 +154,34 @@ test('LRU: cold adapters are evicted beyond the limit, pinned ones are kept', as
   pinned();
   await engine.close();
 });
+
+test('200 concurrent streaming requests over 50 adapters all complete', async () => {
+  const { dir, resolver } = setup(50);
+  const engine = new Engine({ baseModelDir: join(dir, 'base'), maxBatch: 32 });
+  const manager = new AdapterManager(engine, resolver, { maxLoaded: 64 });
+  const results = await Promise.all(
+    Array.from({ length: 200 }, async (_, i) => {
+      const key = `a${i % 50}`;
+      const release = await manager.acquire(key);
+      try {
+        const tokens: number[] = [];
+        let done = false;
+        for await (const e of engine.run({ ...req(`s${i}`, key, i), maxTokens: 6 })) {
+          if (e.type === 'token') tokens.push(e.token);
+          if (e.type === 'done') done = true;
+          if (e.type === 'error') throw new Error(e.message);
+        }
+        return { tokens: tokens.length, done };
+      } finally {
+        release();
+      }
+    }),
+  );
+  assert.equal(results.length, 200);
+  for (const r of results) {
+    assert.equal(r.done, true);
+    assert.equal(r.tokens, 6);
+  }
+  assert.equal(manager.loaded().length, 50);
+  await engine.close();
+});

@@ -3,6 +3,7 @@ import { registerAttributionCommands } from './attribution.ts';
 import { registerChainCommands } from './chain.ts';
 import { registerDatanetCommands } from './datanet.ts';
 import { registerFactoryCommands } from './factory.ts';
+import { registerGovCommands } from './gov.ts';
 import { registerModelCommands } from './model.ts';
 import { registerRewardsCommands } from './rewards.ts';
 import { registerStartCommand } from './start.ts';
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerAttributionCommands(program);
   registerRewardsCommands(program);
   registerModelCommands(program);
+  registerGovCommands(program);
 }

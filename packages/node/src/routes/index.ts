@@ -19,4 +19,5 @@ export async function registerRoutes(app: FastifyInstance, ctx: NodeContext): Pr
   await metricsRoutes(app, ctx);
   await rewardRoutes(app, ctx);
   await attributionRoutes(app, ctx);
+  await (await import('./governance.ts')).governanceRoutes(app, ctx); // + staking
 }

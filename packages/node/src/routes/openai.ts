@@ -1,3 +1,4 @@
+import { checkVoucher, type Voucher } from '@openledger/economy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { NodeContext } from '../context.ts';
 import { OpenLedgerError } from '../errors.ts';
@@ -102,12 +103,17 @@ export async function openAiRoutes(app: FastifyInstance, ctx: NodeContext): Prom
     (kind: 'chat' | 'completion') =>
     async (request: FastifyRequest<{ Body: OpenAiBody }>, reply: FastifyReply) => {
       const serving = servingOf(ctx);
-      const consumer = ctx.services.apiKeys!.consumerOf(request, ctx.auth);
+      const voucher = parseVoucherHeader(request.headers['x-openledger-voucher']);
+      // a voucher alone identifies its signer; otherwise an API key or a Studio session does
+      const consumer =
+        voucher && !request.headers.authorization
+          ? (voucher.voucher.consumer as `0x${string}`)
+          : ctx.services.apiKeys!.consumerOf(request, ctx.auth);
       const body = request.body;
       const created = Math.floor(Date.now() / 1000);
       const object = kind === 'chat' ? 'chat.completion' : 'text_completion';
       if (!body.stream) {
-        const result = await serving.generate(consumer, toGeneration(body));
+        const result = await serving.generate(consumer, { ...toGeneration(body), voucher });
         return {
           id: result.id,
           object,
@@ -151,7 +157,7 @@ export async function openAiRoutes(app: FastifyInstance, ctx: NodeContext): Prom
           });
       };
       try {
-        const result = await serving.generate(consumer, toGeneration(body), (piece) => {
+        const result = await serving.generate(consumer, { ...toGeneration(body), voucher }, (piece) => {
           start();
           write(
             kind === 'chat'
@@ -299,5 +305,47 @@ export async function openAiRoutes(app: FastifyInstance, ctx: NodeContext): Prom
         return { model: key, action, loaded: s.adapters.loaded() };
       },
     );
+  }
+}
+
+/**
+ * `X-OpenLedger-Voucher`: base64 of JSON `{ voucher: { consumer, operator, modelId, cumulativeAmount,
+ * cumulativePlatformFee, deadline }, signature }`, numbers as decimal strings.
+ */
+function parseVoucherHeader(
+  header: string | string[] | undefined,
+): { voucher: Voucher; signature: `0x${string}` } | undefined {
+  if (header === undefined) return undefined;
+  const bad = (why: string) =>
+    new OpenLedgerError('invalid_voucher', `X-OpenLedger-Voucher: ${why}`, {
+      status: 400,
+      field: 'x-openledger-voucher',
+    });
+  if (Array.isArray(header) || header.length > 4096)
+    throw bad('must be one base64 JSON value of at most 4 KB');
+  let raw: { voucher?: Record<string, unknown>; signature?: unknown };
+  try {
+    raw = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
+  } catch {
+    throw bad('is not base64-encoded JSON');
+  }
+  const v = raw.voucher;
+  if (!v || typeof raw.signature !== 'string' || !/^0x[0-9a-fA-F]{130}$/.test(raw.signature)) {
+    throw bad('needs { voucher, signature } with a 65-byte hex signature');
+  }
+  try {
+    return {
+      voucher: checkVoucher({
+        consumer: String(v.consumer) as `0x${string}`,
+        operator: String(v.operator) as `0x${string}`,
+        modelId: BigInt(String(v.modelId)),
+        cumulativeAmount: BigInt(String(v.cumulativeAmount)),
+        cumulativePlatformFee: BigInt(String(v.cumulativePlatformFee)),
+        deadline: BigInt(String(v.deadline)),
+      }),
+      signature: raw.signature as `0x${string}`,
+    };
+  } catch (error) {
+    throw bad((error as Error).message);
   }
 }
