@@ -361,3 +361,15 @@ test('settle the epoch and every contributor claims OPEN', async () => {
   }
   assert.equal(paid, BigInt(settled.body.total), 'every rewarded contributor claimed, to the wei');
 });
+
+test('a model record reads back with its lineage', async () => {
+  const model = await api<{
+    id: number;
+    datanets: { datanetId: number; version: number }[];
+    job: { id: number } | null;
+  }>(node.url, `/api/models/${state.modelId}`);
+  assert.equal(model.status, 200);
+  assert.deepEqual(model.body.datanets, [{ datanetId: state.datanetId, version: state.version }]);
+  assert.equal(model.body.job?.id, state.jobId);
+  assert.equal((await api(node.url, '/api/models/999')).status, 404);
+});

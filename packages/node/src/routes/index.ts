@@ -6,6 +6,7 @@ import { chainRoutes } from './chain.ts';
 import { datanetRoutes } from './datanets.ts';
 import { factoryRoutes } from './factory.ts';
 import { metricsRoutes } from './metrics.ts';
+import { modelRoutes } from './models.ts';
 import { openAiRoutes } from './openai.ts';
 import { rewardRoutes } from './rewards.ts';
 
@@ -19,5 +20,6 @@ export async function registerRoutes(app: FastifyInstance, ctx: NodeContext): Pr
   await metricsRoutes(app, ctx);
   await rewardRoutes(app, ctx);
   await attributionRoutes(app, ctx);
+  await modelRoutes(app, ctx);
   await (await import('./governance.ts')).governanceRoutes(app, ctx); // + staking
 }
