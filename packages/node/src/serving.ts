@@ -9,7 +9,6 @@ import {
   meterRequest,
   nextVoucher,
   readCurrentEpoch,
-  readModelPrice,
   readParamsAt,
   signVoucher,
   type Voucher,
