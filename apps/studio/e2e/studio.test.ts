@@ -388,6 +388,29 @@ test('the contributor claims rewards after the epoch is settled', { timeout: 5 *
   await snap('16-rewards-claimed');
 });
 
+test('a token holder locks OPEN as votes and stakes', { timeout: 3 * 60_000 }, async () => {
+  await signInAs(2);
+  await go('/governance');
+  await page.getByLabel('Amount (OPEN)').fill('100');
+  await page.getByRole('button', { name: 'Lock as votes' }).click();
+  await page
+    .getByText(/locked as votes/)
+    .waitFor({ timeout: 60_000 })
+    .catch(() => failWithAlert('locking OPEN as votes failed'));
+  await page
+    .getByTestId('votes')
+    .filter({ hasText: /100/ })
+    .waitFor({ timeout: 30_000 })
+    .catch(() => failWithAlert('the votes did not show 100 OPEN'));
+  await page.getByLabel('Amount (OPEN)').fill('10');
+  await page.getByRole('button', { name: 'Stake', exact: true }).click();
+  await page
+    .getByText(/Stake done/)
+    .waitFor({ timeout: 60_000 })
+    .catch(() => failWithAlert('staking failed'));
+  await snap('21b-governance-votes-and-stake');
+});
+
 test('every page renders a heading and no blank screen (incl. governance, explorer, report)', async () => {
   const pages: [string, string][] = [
     ['/datanets', '17-datanets'],

@@ -238,7 +238,8 @@ function Staking() {
     account.reload();
     staking.reload();
   };
-  const run = (what: 'stake' | 'unstake' | 'withdraw') => async () => {
+  const run = (what: 'stake' | 'unstake' | 'withdraw' | 'delegate') => async () => {
+    if (what === 'delegate') return api.post('/api/gov/delegate', { amount: parseOpen(amount, 'Amount') });
     const body = what === 'withdraw' ? {} : { amount: parseOpen(amount, 'Amount') };
     return api.post(`/api/staking/${what}`, body);
   };
@@ -257,7 +258,9 @@ function Staking() {
           <dt>Unbonding</dt>
           <dd>{formatOpen(pick(staking.data, 'pending', 'unbonding', 'withdrawable') ?? '0')}</dd>
           <dt>Votes</dt>
-          <dd>{formatOpen(pick(staking.data, 'votes', 'votingPower') ?? '0')}</dd>
+          <dd data-testid="votes">
+            {formatOpen(pick(account.data, 'votes') ?? pick(staking.data, 'votes') ?? '0')}
+          </dd>
         </dl>
       )}
       {staking.error !== undefined && <ErrorBox error={staking.error} onRetry={staking.reload} />}
@@ -272,7 +275,7 @@ function Staking() {
         />
       </div>
       <div className="row">
-        {(['stake', 'unstake', 'withdraw'] as const).map((what) => (
+        {(['stake', 'unstake', 'withdraw', 'delegate'] as const).map((what) => (
           <ActionButton
             key={what}
             className={what === 'stake' ? 'btn btn-primary' : 'btn'}
@@ -280,12 +283,16 @@ function Staking() {
             action={run(what)}
             onDone={() => {
               setError(undefined);
-              setMessage(`${what[0].toUpperCase()}${what.slice(1)} done.`);
+              setMessage(
+                what === 'delegate'
+                  ? 'OPEN locked as votes and delegated to yourself.'
+                  : `${what[0].toUpperCase()}${what.slice(1)} done.`,
+              );
               reload();
             }}
             onError={setError}
           >
-            {what[0].toUpperCase() + what.slice(1)}
+            {what === 'delegate' ? 'Lock as votes' : what[0].toUpperCase() + what.slice(1)}
           </ActionButton>
         ))}
       </div>
