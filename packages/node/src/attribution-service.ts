@@ -45,7 +45,10 @@ export class AttributionService implements AttributionIndexer, Attributor {
     this.#factory = factory;
     store.sql.exec(`CREATE TABLE IF NOT EXISTS attribution_receipts (
       id TEXT PRIMARY KEY, model_id INTEGER NOT NULL, blob TEXT NOT NULL, input TEXT NOT NULL, output TEXT NOT NULL,
-      output_tokens TEXT NOT NULL, created_at TEXT NOT NULL)`);
+      output_tokens TEXT NOT NULL, created_at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS attribution_receipt_contributors (
+        receipt_id TEXT NOT NULL, address TEXT NOT NULL, weight REAL NOT NULL, PRIMARY KEY (receipt_id, address));
+      CREATE INDEX IF NOT EXISTS attribution_receipt_contributors_address ON attribution_receipt_contributors (address);`);
   }
 
   #indexPath(jobId: number): string {
@@ -185,7 +188,37 @@ export class AttributionService implements AttributionIndexer, Attributor {
         JSON.stringify(input.outputTokens),
         new Date().toISOString(),
       );
+    const byAddress = this.#store.sql.prepare(
+      'INSERT OR IGNORE INTO attribution_receipt_contributors (receipt_id, address, weight) VALUES (?, ?, ?)',
+    );
+    for (const c of receipt.contributors) byAddress.run(receipt.id, c.address.toLowerCase(), c.weight);
     return { id: receipt.id, contributors: receipt.contributors };
+  }
+
+  /** The answers attributed to a contributor, newest first: receipt, model and the contributor's weight. */
+  answersOf(
+    address: string,
+    limit = 200,
+  ): { receiptId: string; model: string; weight: number; createdAt: string }[] {
+    return (
+      this.#store.sql
+        .prepare(
+          `SELECT r.id AS receiptId, r.model_id AS modelId, c.weight AS weight, r.created_at AS createdAt
+           FROM attribution_receipt_contributors c JOIN attribution_receipts r ON r.id = c.receipt_id
+           WHERE c.address = ? ORDER BY r.created_at DESC LIMIT ?`,
+        )
+        .all(address.toLowerCase(), limit) as {
+        receiptId: string;
+        modelId: number;
+        weight: number;
+        createdAt: string;
+      }[]
+    ).map((a) => ({
+      receiptId: a.receiptId,
+      model: `model-${a.modelId}`,
+      weight: a.weight,
+      createdAt: a.createdAt,
+    }));
   }
 
   /** A stored receipt with the prompt and answer it attributes. */

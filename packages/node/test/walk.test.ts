@@ -332,6 +332,8 @@ test('settle the epoch and every contributor claims OPEN', async () => {
     );
     const entry = rewards.body.epochs.find((e) => e.epoch === settled.body.epoch);
     if (!entry) continue;
+    const answers = (rewards.body as unknown as { answers: { receiptId: string; weight: number }[] }).answers;
+    assert.ok(answers.length > 0 && answers.every((a) => a.weight > 0), 'the attributed answers are listed');
     assert.ok(BigInt(entry.amount) > 0n);
     assert.equal(entry.claimable, true);
     const before = await client.readContract({

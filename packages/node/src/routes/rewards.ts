@@ -120,7 +120,12 @@ export async function rewardRoutes(app: FastifyInstance, ctx: NodeContext): Prom
           claimableAt: Number(claimableAt),
         });
       }
-      return { address: account, epochs, penalty: json(ledger.penaltyReport(account)) };
+      return {
+        address: account,
+        epochs,
+        answers: ctx.services.attribution?.answersOf(account) ?? [],
+        penalty: json(ledger.penaltyReport(account)),
+      };
     },
   );
 
