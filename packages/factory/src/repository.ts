@@ -103,6 +103,14 @@ export class JobRepository {
     return rows.map(toJob);
   }
 
+  /** The job whose adapter was published as `modelId`, if it was trained on this node. */
+  findByModel(modelId: number): Job | undefined {
+    const row = this.store.sql.prepare('SELECT * FROM factory_jobs WHERE model_id = ?').get(modelId) as
+      | JobRow
+      | undefined;
+    return row && toJob(row);
+  }
+
   /** The oldest queued job, and jobs left `running` by a crash (they resume from their checkpoint). */
   nextRunnable(): Job | undefined {
     const row = this.store.sql

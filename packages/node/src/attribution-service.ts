@@ -111,7 +111,7 @@ export class AttributionService implements AttributionIndexer, Attributor {
   }
 
   #jobOfModel(modelId: number): Job {
-    const job = this.#factory.jobs.list({ limit: 1000 }).find((j) => j.modelId === modelId);
+    const job = this.#factory.jobs.findByModel(modelId);
     if (!job)
       throw new OpenLedgerError('unknown_model', `model ${modelId} was not trained on this node`, {
         status: 404,

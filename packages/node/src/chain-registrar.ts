@@ -6,6 +6,7 @@ import {
 } from '@openledger/chain';
 import type { ModelLineage, ModelRegistrar } from '@openledger/factory';
 import { type Address, parseEventLogs } from 'viem';
+import { readModelLineage, readModelRecord } from './model-record.ts';
 import type { Signers } from './signers.ts';
 
 /** Registers fine-tuned models in the ModelRegistry contract from the model owner's wallet. */
@@ -44,19 +45,10 @@ export class ChainRegistrar implements ModelRegistrar {
 
   /** The on-chain record of a model and its lineage. */
   async getModel(modelId: number) {
+    const registry = this.contracts.ModelRegistry;
     const [model, lineage] = await Promise.all([
-      this.publicClient.readContract({
-        address: this.contracts.ModelRegistry,
-        abi: modelRegistryAbi,
-        functionName: 'getModel',
-        args: [BigInt(modelId)],
-      }),
-      this.publicClient.readContract({
-        address: this.contracts.ModelRegistry,
-        abi: modelRegistryAbi,
-        functionName: 'getLineage',
-        args: [BigInt(modelId)],
-      }),
+      readModelRecord(this.publicClient, registry, modelId),
+      readModelLineage(this.publicClient, registry, modelId),
     ]);
     return { model, lineage };
   }

@@ -27,6 +27,7 @@ import {
 import type { Store } from '@openledger/store';
 import { type Address, getAddress } from 'viem';
 import { OpenLedgerError } from './errors.ts';
+import { readModelCount, readModelRecord } from './model-record.ts';
 import type { Signers } from './signers.ts';
 
 export interface ChatMessage {
@@ -208,49 +209,16 @@ export class ServingService {
         status: 404,
         field: 'model',
       });
-    const [m] = await Promise.all([this.#readModel(modelId)]);
-    return m;
+    return this.#readModel(modelId);
   }
 
   async #modelCount(): Promise<number> {
-    const { modelRegistryAbi } = await import('@openledger/chain');
-    return Number(
-      await this.#chain.publicClient.readContract({
-        address: this.#chain.contracts.ModelRegistry,
-        abi: modelRegistryAbi,
-        functionName: 'modelCount',
-      }),
-    );
+    return readModelCount(this.#chain.publicClient, this.#chain.contracts.ModelRegistry);
   }
 
   async #readModel(modelId: number): Promise<ModelEntry> {
-    const { modelRegistryAbi } = await import('@openledger/chain');
-    const m = (await this.#chain.publicClient.readContract({
-      address: this.#chain.contracts.ModelRegistry,
-      abi: modelRegistryAbi,
-      functionName: 'getModel',
-      args: [BigInt(modelId)],
-    })) as unknown as [
-      Address,
-      `0x${string}`,
-      `0x${string}`,
-      `0x${string}`,
-      `0x${string}`,
-      bigint,
-      bigint,
-      string,
-      boolean,
-    ];
-    return {
-      id: `${MODEL_PREFIX}${modelId}`,
-      modelId,
-      owner: m[0],
-      adapterHash: m[2],
-      uri: m[7],
-      deprecated: m[8],
-      pricePerKInput: m[5],
-      pricePerKOutput: m[6],
-    };
+    const m = await readModelRecord(this.#chain.publicClient, this.#chain.contracts.ModelRegistry, modelId);
+    return { ...m, id: `${MODEL_PREFIX}${modelId}`, modelId };
   }
 
   /** `/v1/models`: the base model and every registered, non-deprecated adapter. */
@@ -293,10 +261,6 @@ export class ServingService {
     onText?: (piece: string) => void,
   ): Promise<GenerationResult> {
     const started = performance.now();
-    const dbg = (what: string) => {
-      if (process.env.OPENLEDGER_DEBUG)
-        console.error(`[serve] ${req.model} ${what} ${(performance.now() - started).toFixed(0)}ms`);
-    };
     const requested = req.mixture?.length ? req.mixture : [{ model: req.model, weight: 1 }];
     const entries = await Promise.all(requested.map((m) => this.model(m.model)));
     for (const e of entries) {
@@ -349,8 +313,6 @@ export class ServingService {
         );
       }
     }
-
-    dbg('priced');
     const releases: (() => void)[] = [];
     try {
       for (const e of entries) if (e.modelId !== null) releases.push(await this.adapters.acquire(e.id));
@@ -360,7 +322,6 @@ export class ServingService {
           : primary.modelId === null
             ? null
             : primary.id;
-      dbg('adapters acquired');
       const id = `chatcmpl-${randomUUID()}`;
       const decoder = this.tokenizer.streamDecoder();
       const outputTokens: number[] = [];
@@ -409,7 +370,6 @@ export class ServingService {
         onText?.(rest);
       }
       this.requests++;
-      dbg(`generated ${outputTokens.length} tokens`);
 
       let cost = 0n;
       let receiptId: string | null = null;
@@ -434,7 +394,6 @@ export class ServingService {
           req.voucher,
         );
       }
-      dbg('metered');
       return {
         id,
         model: requested.length > 1 ? entries.map((e) => e.id).join('+') : primary.id,

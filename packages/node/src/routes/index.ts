@@ -5,6 +5,7 @@ import { authRoutes } from './auth.ts';
 import { chainRoutes } from './chain.ts';
 import { datanetRoutes } from './datanets.ts';
 import { factoryRoutes } from './factory.ts';
+import { governanceRoutes } from './governance.ts';
 import { metricsRoutes } from './metrics.ts';
 import { modelRoutes } from './models.ts';
 import { openAiRoutes } from './openai.ts';
@@ -21,5 +22,5 @@ export async function registerRoutes(app: FastifyInstance, ctx: NodeContext): Pr
   await rewardRoutes(app, ctx);
   await attributionRoutes(app, ctx);
   await modelRoutes(app, ctx);
-  await (await import('./governance.ts')).governanceRoutes(app, ctx); // + staking
+  await governanceRoutes(app, ctx); // and the staking routes
 }

@@ -1,47 +1,26 @@
-import { modelRegistryAbi } from '@openledger/chain';
 import type { FastifyInstance } from 'fastify';
 import type { NodeContext } from '../context.ts';
 import { OpenLedgerError } from '../errors.ts';
+import { readModelCount, readModelLineage, readModelRecord } from '../model-record.ts';
 
 /** Registered models with their on-chain lineage (for the Explorer and audits). */
 export async function modelRoutes(app: FastifyInstance, ctx: NodeContext): Promise<void> {
-  const read = async (id: number) => {
-    const client = ctx.chain.publicClient;
-    const address = ctx.chain.contracts.ModelRegistry;
-    const count = Number(
-      await client.readContract({ address, abi: modelRegistryAbi, functionName: 'modelCount' }),
-    );
+  const client = ctx.chain.publicClient;
+  const registry = ctx.chain.contracts.ModelRegistry;
+  const read = async (id: number, count: number) => {
     if (id < 1 || id > count)
       throw new OpenLedgerError('unknown_model', `model ${id} does not exist`, { status: 404, field: 'id' });
-    const m = (await client.readContract({
-      address,
-      abi: modelRegistryAbi,
-      functionName: 'getModel',
-      args: [BigInt(id)],
-    })) as unknown as readonly [string, string, string, string, string, bigint, bigint, string, boolean];
-    const lineage = (await client.readContract({
-      address,
-      abi: modelRegistryAbi,
-      functionName: 'getLineage',
-      args: [BigInt(id)],
-    })) as readonly {
-      datanetId: bigint;
-      version: number;
-    }[];
-    const job = ctx.services.factory?.jobs.list({ limit: 1000 }).find((j) => j.modelId === id);
+    const [m, datanets] = await Promise.all([
+      readModelRecord(client, registry, id),
+      readModelLineage(client, registry, id),
+    ]);
+    const job = ctx.services.factory?.jobs.findByModel(id);
     return {
-      id,
+      ...m,
       apiModel: `model-${id}`,
-      owner: m[0],
-      baseModelHash: m[1],
-      adapterHash: m[2],
-      trainingConfigHash: m[3],
-      attributionIndexHash: m[4],
-      pricePerKInput: m[5].toString(),
-      pricePerKOutput: m[6].toString(),
-      uri: m[7],
-      deprecated: m[8],
-      datanets: lineage.map((l) => ({ datanetId: Number(l.datanetId), version: Number(l.version) })),
+      pricePerKInput: m.pricePerKInput.toString(),
+      pricePerKOutput: m.pricePerKOutput.toString(),
+      datanets,
       job: job
         ? { id: job.id, baseModel: job.spec.baseModel, template: job.spec.template, name: job.spec.name }
         : null,
@@ -52,16 +31,8 @@ export async function modelRoutes(app: FastifyInstance, ctx: NodeContext): Promi
     '/api/models',
     { schema: { tags: ['models'], summary: 'Every registered model with its lineage' } },
     async () => {
-      const count = Number(
-        await ctx.chain.publicClient.readContract({
-          address: ctx.chain.contracts.ModelRegistry,
-          abi: modelRegistryAbi,
-          functionName: 'modelCount',
-        }),
-      );
-      const out = [];
-      for (let id = 1; id <= count; id++) out.push(await read(id));
-      return out;
+      const count = await readModelCount(client, registry);
+      return Promise.all(Array.from({ length: count }, (_, i) => read(i + 1, count)));
     },
   );
 
@@ -74,6 +45,6 @@ export async function modelRoutes(app: FastifyInstance, ctx: NodeContext): Promi
         params: { type: 'object', properties: { id: { type: 'integer', minimum: 1 } } },
       },
     },
-    async (request) => read(request.params.id),
+    async (request) => read(request.params.id, await readModelCount(client, registry)),
   );
 }

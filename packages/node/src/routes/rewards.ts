@@ -1,3 +1,4 @@
+import { rewardDistributorAbi } from '@openledger/chain';
 import {
   claimReward,
   readCurrentEpoch,
@@ -88,7 +89,6 @@ export async function rewardRoutes(app: FastifyInstance, ctx: NodeContext): Prom
       const epochs = [];
       for (const r of ledger.rewardsOf(account)) {
         const info = await readEpochInfo(chain, r.epoch);
-        const { rewardDistributorAbi } = await import('@openledger/chain');
         // claimed flags are per leaf index; the index comes from the published tree
         const leaf = await rewardProof(blobs, info.uri, account);
         const claimed =
