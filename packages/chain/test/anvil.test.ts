@@ -10,6 +10,7 @@ import {
   ensureDeployment,
   findFreePort,
   getProtocol,
+  pollTransactionReceipt,
   probeChainId,
   readDeployment,
   startAnvil,
@@ -58,7 +59,7 @@ test('the chain and its deployment survive a SIGTERM restart and a SIGINT restar
     walletClient: clients.walletClient,
   });
   const hash = await protocol.openToken.write.transfer([account1, parseEther('123')]);
-  await clients.publicClient.getTransactionReceipt({ hash });
+  await pollTransactionReceipt(clients.publicClient, hash);
   const blockBefore = await clients.publicClient.getBlockNumber();
   await anvil.stop();
   assert.ok(existsSync(join(dir, 'chain', 'state.json')), 'anvil dumped its state on SIGTERM');
@@ -84,9 +85,10 @@ test('the chain and its deployment survive a SIGTERM restart and a SIGINT restar
     publicClient: clients.publicClient,
     walletClient: clients.walletClient,
   });
-  await clients.publicClient.getTransactionReceipt({
-    hash: await p2.openToken.write.transfer([account1, parseEther('1')]),
-  });
+  await pollTransactionReceipt(
+    clients.publicClient,
+    await p2.openToken.write.transfer([account1, parseEther('1')]),
+  );
   process.kill(anvil.pid, 'SIGINT');
   await anvil.exited;
   await anvil.stop();
