@@ -267,6 +267,25 @@ try {
   rows.push({ operation: 'post epoch root', gas: post10k, note: '10,000 contributors' });
   const lastEpoch = (await p.rewards.read.currentEpoch()) - 1n;
   const bigEpoch = lastEpoch - 1n;
+  // After posting, the settler prepares the claimed-flag words (255 leaves each) so that no claim
+  // takes a word from zero to nonzero. Word 39 of the big epoch (leaves 9,945..9,999) is left
+  // unprepared to show the cost without it.
+  const words = Math.ceil(bigLeaves.length / 255);
+  const prepare = (epoch: bigint, first: number, count: number) =>
+    send(settler, {
+      address: c.RewardDistributor,
+      abi: p.rewards.abi,
+      functionName: 'prepareClaims',
+      args: [epoch, BigInt(first), BigInt(count)],
+    });
+  const prepareBig = await prepare(bigEpoch, 0, words - 1);
+  await prepare(lastEpoch, 0, words);
+  const preparePerLeaf = Number(prepareBig) / ((words - 1) * 255);
+  rows.push({
+    operation: 'prepare claims',
+    gas: prepareBig,
+    note: `${words - 1} words of 255 leaves (${preparePerLeaf.toFixed(0)} gas per contributor)`,
+  });
 
   await testClient.increaseTime({ seconds: Number(params.challengeWindow) + 1 });
   await testClient.mine({ blocks: 1 });
@@ -281,12 +300,13 @@ try {
     });
   };
   const proofLength = big.getProof(0).length;
-  // Claimed flags are a per-epoch bitmap by leaf index, 256 leaves per storage word.
-  // Worst case, once per 256 leaves: the first claim of a bitmap word, to an account without OPEN
-  // (bitmap word and OPEN balance both go from zero to nonzero).
+  // The worst claim: the first of its (prepared) word, to an account that never held OPEN (its
+  // OPEN balance goes from zero to nonzero).
   const claimFirstOfWord = await claim(bigEpoch, 0);
-  // The usual first claim to a new account: its bitmap word is already nonzero.
+  // A later claim of the same word, also to a new account.
   const claimFresh = await claim(bigEpoch, 1);
+  // Without preparation: the first claim of word 39 also writes a fresh storage slot.
+  const claimUnprepared = await claim(bigEpoch, (words - 1) * 255);
   // An account that already holds OPEN, first claim.
   await send(treasury, {
     address: c.OpenToken,
@@ -306,7 +326,12 @@ try {
   rows.push({
     operation: 'claim',
     gas: claimFirstOfWord,
-    note: '10,000 leaves; new account, first claim of its bitmap word (1 in 256)',
+    note: '10,000 leaves; new account, first claim of its prepared word (worst case)',
+  });
+  rows.push({
+    operation: 'claim (unprepared word)',
+    gas: claimUnprepared,
+    note: '10,000 leaves; new account, first claim of a word nobody prepared',
   });
   rows.push({ operation: 'claim', gas: claimHolder, note: '10,000 leaves; account already holds OPEN' });
   rows.push({ operation: 'claim', gas: claimReturning, note: '10,000 leaves; returning contributor' });
@@ -336,15 +361,28 @@ try {
     post_root_growth_ratio: Number(post10k) / Number(post10),
     claim_10000_leaves_new_account: Number(claimFresh),
     claim_10000_leaves_new_account_first_of_word: Number(claimFirstOfWord),
+    claim_10000_leaves_new_account_first_of_unprepared_word: Number(claimUnprepared),
+    claim_worst: Math.max(
+      Number(claimFirstOfWord),
+      Number(claimFresh),
+      Number(claimHolder),
+      Number(claimReturning),
+    ),
+    prepare_claims_per_word: Math.round(Number(prepareBig) / (words - 1)),
+    prepare_claims_per_contributor: Math.round(preparePerLeaf),
     claim_10000_leaves_holder: Number(claimHolder),
     claim_10000_leaves_returning: Number(claimReturning),
     claim_proof_length: proofLength,
     claim_holder_under_90k: claimHolder < CLAIM_LIMIT,
     claim_new_account_under_90k: claimFresh < CLAIM_LIMIT,
+    claim_worst_under_90k:
+      Math.max(Number(claimFirstOfWord), Number(claimFresh), Number(claimHolder), Number(claimReturning)) <
+      CLAIM_LIMIT,
     stake: find('stake (operator, first)'),
     unstake: find('unstake (operator, partial)'),
   };
   for (const [label, gas] of [
+    ['new account, first of its word', claimFirstOfWord],
     ['new account', claimFresh],
     ['holder', claimHolder],
   ] as const) {

@@ -405,6 +405,10 @@ if (WITH_CHAIN) {
     rows.push(
       ['postRoot gas, 10 contributors', `${small.postGas}`],
       [`postRoot gas, ${large.contributors} contributors`, `${large.postGas}`],
+      [
+        `prepareClaims gas, ${large.contributors} contributors`,
+        `${large.prepareGas.reduce((a, b) => a + b, 0n)} (${large.prepareGas.length} tx)`,
+      ],
       ['redeem gas (one voucher)', `${large.redeemGas.join(', ')}`],
       [
         `on-chain settle of ${RECEIPTS} receipts (wall)`,
@@ -422,6 +426,7 @@ if (WITH_CHAIN) {
       post_gas_10: Number(small.postGas),
       post_gas_10000: Number(large.postGas),
       post_gas_ratio: Number((Number(large.postGas) / Number(small.postGas)).toFixed(3)),
+      prepare_gas_10000: Number(large.prepareGas.reduce((a, b) => a + b, 0n)),
       redeem_gas: Number(large.redeemGas[0] ?? 0n),
       claim_gas_repeat_max: Number(max(repeat)),
       claim_gas_first_max: Number(max(first)),

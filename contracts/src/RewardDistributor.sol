@@ -6,7 +6,6 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
-import {BitMaps} from "@openzeppelin/contracts/utils/structs/BitMaps.sol";
 import {ProtocolParams} from "./ProtocolParams.sol";
 import {Staking} from "./Staking.sol";
 import {IEpochClock} from "./interfaces/IEpochClock.sol";
@@ -20,12 +19,14 @@ import {IEpochClock} from "./interfaces/IEpochClock.sol";
 ///         root freezes claims until governance resolves it; a voided root returns its total to the
 ///         carry and its settler is slashed. The epoch number is the protocol's epoch clock.
 /// @dev Gas of `postRoot` does not depend on the number of contributors; `claim` is O(log n).
-///      Claimed flags are one bitmap per epoch keyed by leaf index (OpenZeppelin BitMaps), so 256
-///      claims of an epoch share one storage word: a claim's flag write is zero-to-nonzero only for
-///      the first claim of its word.
+///      Claimed flags are packed 255 leaves per storage word per epoch; the word's top bit is a
+///      "prepared" mark. `prepareClaims` (the settler's job after posting, about 87 gas per leaf)
+///      sets that mark so every claim flips a bit in a nonzero word (5,000 gas) instead of paying
+///      the 22,100 of a zero-to-nonzero write; this is what keeps the worst claim, a new account
+///      whose token balance is itself a fresh slot, under 90,000 gas. Unprepared words still work:
+///      their first claim pays the fresh slot. OpenZeppelin BitMaps has no such mark, hence our own.
 contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
-    using BitMaps for BitMaps.BitMap;
 
     /// @dev Hot data read by `claim`, packed in one slot: 96 bits hold the whole OPEN supply.
     struct EpochState {
@@ -66,9 +67,13 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
     /// @notice Fees added to each epoch's pool by the escrow.
     mapping(uint256 epoch => uint256) public pool;
 
+    /// @notice Leaves per claimed-flags word; bit 255 of each word is the prepared mark.
+    uint256 public constant LEAVES_PER_WORD = 255;
+    uint256 private constant PREPARED = 1 << 255;
+
     mapping(uint256 epoch => Epoch) internal _epochs;
-    /// @dev Claimed flags per epoch, bit `index` for the leaf of that index (256 leaves per word).
-    mapping(uint256 epoch => BitMaps.BitMap) internal _claimed;
+    /// @dev Claimed flags: word `index / 255` of epoch `epoch`, bit `index % 255`.
+    mapping(uint256 epoch => mapping(uint256 word => uint256)) internal _claimedWords;
 
     /// @notice The escrow was set.
     event EscrowSet(address escrow);
@@ -88,6 +93,8 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
     event Claimed(uint256 indexed epoch, uint256 index, address indexed account, uint256 amount);
     /// @notice `challenger` challenged epoch `epoch`'s root; claims are frozen.
     event Challenged(uint256 indexed epoch, address indexed challenger, string evidenceURI);
+    /// @notice Claimed-flag words `firstWord`..`firstWord + count - 1` of epoch `epoch` were prepared.
+    event ClaimsPrepared(uint256 indexed epoch, uint256 firstWord, uint256 count);
     /// @notice Governance resolved the challenge; if the root was invalid, `returned` OPEN went
     ///         back to the carry and `slashed` OPEN of the settler's stake was slashed.
     event ChallengeResolved(uint256 indexed epoch, bool rootValid, uint256 returned, uint256 slashed);
@@ -126,6 +133,8 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
     error Unauthorized();
     /// @notice The escrow was already set.
     error EscrowAlreadySet();
+    /// @notice `count` words is more than one call may prepare (`max`).
+    error TooManyWords(uint256 count, uint256 max);
 
     /// @param open_ The OPEN token.
     /// @param params_ The governed parameters.
@@ -214,17 +223,40 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
         if (s.voided) revert EpochVoided(epoch);
         if (s.challenged) revert EpochChallenged(epoch);
         if (block.timestamp < s.claimableAt) revert ChallengeWindowOpen(s.claimableAt);
-        BitMaps.BitMap storage claimedBits = _claimed[epoch];
-        if (claimedBits.get(index)) revert AlreadyClaimed(epoch, index);
+        mapping(uint256 => uint256) storage words = _claimedWords[epoch];
+        uint256 wordIndex = index / LEAVES_PER_WORD;
+        uint256 bit = 1 << (index % LEAVES_PER_WORD);
+        uint256 word = words[wordIndex];
+        if (word & bit != 0) revert AlreadyClaimed(epoch, index);
         bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(index, account, amount))));
         if (!MerkleProof.verifyCalldata(proof, e.root, leaf)) revert InvalidProof();
         uint256 claimed = uint256(s.claimed) + amount;
         if (claimed > s.total) revert ClaimExceedsTotal(epoch);
-        claimedBits.set(index);
+        words[wordIndex] = word | bit;
         // forge-lint: disable-next-line(unsafe-typecast)
         e.state.claimed = uint96(claimed); // claimed <= s.total, a uint96
         emit Claimed(epoch, index, account, amount);
         open.safeTransfer(account, amount);
+    }
+
+    /// @notice Marks `count` claimed-flag words of a posted epoch, starting at `firstWord`, as
+    ///         prepared, so that each of their 255 leaves' claims writes a nonzero word. The settler
+    ///         calls it after `postRoot` for words 0..ceil(leaves / 255) - 1; anyone may (it only
+    ///         spends the caller's gas). Preparing a word twice changes nothing.
+    /// @param epoch A posted, not voided epoch.
+    /// @param firstWord The first word (leaf `firstWord * 255`).
+    /// @param count How many words, at most 1,024 per call (about 22.5M gas).
+    function prepareClaims(uint256 epoch, uint256 firstWord, uint256 count) external {
+        EpochState memory s = _epochs[epoch].state;
+        if (s.claimableAt == 0) revert EpochNotPosted(epoch);
+        if (s.voided) revert EpochVoided(epoch);
+        if (count == 0) revert ZeroAmount();
+        if (count > 1_024) revert TooManyWords(count, 1_024);
+        mapping(uint256 => uint256) storage words = _claimedWords[epoch];
+        for (uint256 i = firstWord; i < firstWord + count; ++i) {
+            words[i] |= PREPARED;
+        }
+        emit ClaimsPrepared(epoch, firstWord, count);
     }
 
     /// @notice Challenges epoch `epoch`'s root within its window; claims freeze until governance
@@ -304,11 +336,20 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
         return _epochs[epoch].state.claimableAt;
     }
 
+    /// @notice Whether claimed-flag word `word` of `epoch` (leaves `word * 255` to `word * 255 + 254`)
+    ///         has been prepared.
+    /// @param epoch The epoch.
+    /// @param word The word's number.
+    /// @return True if prepared.
+    function isPrepared(uint256 epoch, uint256 word) external view returns (bool) {
+        return _claimedWords[epoch][word] & PREPARED != 0;
+    }
+
     /// @notice Whether the leaf `index` of `epoch` has been claimed.
     /// @param epoch The epoch.
     /// @param index The leaf's index in the epoch's reward list.
     /// @return True if claimed.
     function isClaimed(uint256 epoch, uint256 index) external view returns (bool) {
-        return _claimed[epoch].get(index);
+        return _claimedWords[epoch][index / LEAVES_PER_WORD] & (1 << (index % LEAVES_PER_WORD)) != 0;
     }
 }

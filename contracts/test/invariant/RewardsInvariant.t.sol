@@ -97,6 +97,13 @@ contract RewardsHandler is Test {
         } catch {}
     }
 
+    /// Prepares claimed-flag words (anyone may), which must never mark a leaf claimed.
+    function prepare(uint256 epochSeed, uint256 firstWord, uint256 count) external {
+        if (postedEpochs.length == 0) return;
+        uint256 epoch = postedEpochs[epochSeed % postedEpochs.length];
+        try rewards.prepareClaims(epoch, bound(firstWord, 0, 2), bound(count, 1, 3)) {} catch {}
+    }
+
     /// Challenges one of the latest roots (older ones are usually past their window).
     function challenge(uint256 epochSeed) external {
         uint256 n = postedEpochs.length;

@@ -206,6 +206,8 @@ export interface SettlementResult {
   redeemGas: bigint[];
   postTx: Hex;
   postGas: bigint;
+  /** Gas of the `prepareClaims` transactions that followed the post (one per 1,024 words). */
+  prepareGas: bigint[];
   /** wall time of the off-chain part (bundle, computation, tree, publication) */
   offchainMs: number;
 }
@@ -468,6 +470,7 @@ export async function settleEpoch(opts: SettleOptions): Promise<SettlementResult
     result.rewards,
   );
   if (opts.flagNegativeInfluence !== false) ledger.addFlags(negativeInfluenceFlags(bundle.receipts, epoch));
+  const prepareGas = await prepareClaims(chain, settler, epoch, result.rewards.size, log);
   log(
     `epoch ${epoch}: ${result.rewards.size} contributors, total ${result.total} of pool ${pool} + carry ${carry}, root ${result.root}`,
   );
@@ -489,8 +492,52 @@ export async function settleEpoch(opts: SettleOptions): Promise<SettlementResult
     redeemGas,
     postTx: receipt.transactionHash,
     postGas: receipt.gasUsed,
+    prepareGas,
     offchainMs,
   };
+}
+
+/** Leaves per claimed-flag word and words per `prepareClaims` call, as RewardDistributor has them. */
+const LEAVES_PER_WORD = 255;
+const WORDS_PER_CALL = 1_024;
+
+/**
+ * Marks the epoch's claimed-flag words as prepared so every contributor's claim writes a nonzero
+ * word (the worst claim stays under 90,000 gas); about 87 gas per contributor, paid by the settler.
+ * The root is already posted and recorded, so a failure here costs claimants gas, not money: it is
+ * logged, not thrown.
+ */
+async function prepareClaims(
+  chain: EconomyChain,
+  settler: ChainWalletClient,
+  epoch: number,
+  leaves: number,
+  log: (line: string) => void,
+): Promise<bigint[]> {
+  const gas: bigint[] = [];
+  const words = Math.ceil(leaves / LEAVES_PER_WORD);
+  for (let first = 0; first < words; first += WORDS_PER_CALL) {
+    const count = Math.min(WORDS_PER_CALL, words - first);
+    try {
+      const receipt = await writeContractAndWait(
+        settler,
+        {
+          address: chain.contracts.RewardDistributor,
+          abi: rewardDistributorAbi,
+          functionName: 'prepareClaims',
+          args: [BigInt(epoch), BigInt(first), BigInt(count)],
+        },
+        { publicClient: chain.publicClient },
+      );
+      gas.push(receipt.gasUsed);
+    } catch (err) {
+      log(
+        `epoch ${epoch}: preparing claim words ${first}..${first + count - 1} failed: ${(err as Error).message}`,
+      );
+      break;
+    }
+  }
+  return gas;
 }
 
 // ---- verification, claims, challenges ----------------------------------------------------
