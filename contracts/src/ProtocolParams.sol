@@ -26,6 +26,7 @@ contract ProtocolParams {
         uint96 minSettlerStake;
         uint96 publishFeeBase;
         uint96 publishFeePerRow;
+        uint96 challengeBond;
     }
 
     uint16 internal constant BPS = 10_000;

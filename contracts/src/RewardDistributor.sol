@@ -38,13 +38,16 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
         bool voided;
     }
 
-    /// @dev Data read by `claim` (root, state) and data only shown (settler, postedAt, uri).
+    /// @dev Data read by `claim` (root, state), data only shown (settler, postedAt, uri) and the
+    ///      pending challenge's bond.
     struct Epoch {
         bytes32 root;
         EpochState state;
         address settler;
         uint64 postedAt;
         string uri;
+        address challenger;
+        uint96 bond;
     }
 
     /// @notice The OPEN token.
@@ -64,6 +67,8 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
     uint256 public currentEpoch = 1;
     /// @notice OPEN left over from posted epochs (and voided roots), available to the next root.
     uint256 public carry;
+    /// @notice OPEN held as bonds of pending challenges.
+    uint256 public heldBonds;
     /// @notice Fees added to each epoch's pool by the escrow.
     mapping(uint256 epoch => uint256) public pool;
 
@@ -91,13 +96,17 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
     );
     /// @notice The leaf `index` of epoch `epoch` was claimed: `amount` OPEN paid to `account`.
     event Claimed(uint256 indexed epoch, uint256 index, address indexed account, uint256 amount);
-    /// @notice `challenger` challenged epoch `epoch`'s root; claims are frozen.
-    event Challenged(uint256 indexed epoch, address indexed challenger, string evidenceURI);
+    /// @notice `challenger` challenged epoch `epoch`'s root, bonding `bond` OPEN; claims are frozen.
+    event Challenged(uint256 indexed epoch, address indexed challenger, uint256 bond, string evidenceURI);
     /// @notice Claimed-flag words `firstWord`..`firstWord + count - 1` of epoch `epoch` were prepared.
     event ClaimsPrepared(uint256 indexed epoch, uint256 firstWord, uint256 count);
     /// @notice Governance resolved the challenge; if the root was invalid, `returned` OPEN went
-    ///         back to the carry and `slashed` OPEN of the settler's stake was slashed.
-    event ChallengeResolved(uint256 indexed epoch, bool rootValid, uint256 returned, uint256 slashed);
+    ///         back to the carry, `slashed` OPEN of the settler's stake was slashed and the bond
+    ///         went back to the challenger; if valid, the bond went to the treasury. `bondTo` got
+    ///         `bond`.
+    event ChallengeResolved(
+        uint256 indexed epoch, bool rootValid, uint256 returned, uint256 slashed, address bondTo, uint256 bond
+    );
 
     /// @notice Only the escrow may fund.
     error NotEscrow();
@@ -260,22 +269,32 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
     }
 
     /// @notice Challenges epoch `epoch`'s root within its window; claims freeze until governance
-    ///         resolves. Anyone may challenge; the evidence is off-chain.
+    ///         resolves. Anyone may challenge by bonding the governed `challengeBond` in OPEN (the
+    ///         caller approves it first): refunded if the root is judged invalid, paid to the
+    ///         treasury if it is judged valid, so freezing an honest epoch's claims costs the bond.
+    ///         The evidence is off-chain.
     /// @param epoch A posted epoch.
     /// @param evidenceURI Where the evidence lives.
-    function challenge(uint256 epoch, string calldata evidenceURI) external {
-        EpochState storage s = _epochs[epoch].state;
+    function challenge(uint256 epoch, string calldata evidenceURI) external nonReentrant {
+        Epoch storage e = _epochs[epoch];
+        EpochState storage s = e.state;
         if (s.claimableAt == 0) revert EpochNotPosted(epoch);
         if (s.voided) revert EpochVoided(epoch);
         if (s.challenged) revert EpochChallenged(epoch);
         if (block.timestamp >= s.claimableAt || s.challengeResolved) revert ChallengeWindowClosed();
+        uint96 bond = params.params().challengeBond;
         s.challenged = true;
-        emit Challenged(epoch, msg.sender, evidenceURI);
+        e.challenger = msg.sender;
+        e.bond = bond;
+        heldBonds += bond;
+        emit Challenged(epoch, msg.sender, bond, evidenceURI);
+        if (bond != 0) open.safeTransferFrom(msg.sender, address(this), bond);
     }
 
-    /// @notice Judges a challenged root. Only governance. Valid: claims resume (after the window).
-    ///         Invalid: the root is void, its unclaimed total returns to the carry, and the settler
-    ///         loses `slashBps` of its Settler stake to the treasury.
+    /// @notice Judges a challenged root. Only governance. Valid: claims resume (after the window)
+    ///         and the challenger's bond goes to the treasury. Invalid: the root is void, its
+    ///         unclaimed total returns to the carry, the settler loses `slashBps` of its Settler
+    ///         stake to the treasury, and the bond goes back to the challenger.
     /// @param epoch A challenged epoch.
     /// @param rootValid Whether the root stands.
     function resolveChallenge(uint256 epoch, bool rootValid) external nonReentrant {
@@ -285,19 +304,25 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
         if (!s.challenged) revert NotChallenged(epoch);
         s.challenged = false;
         s.challengeResolved = true;
+        uint256 bond = e.bond;
+        heldBonds -= bond;
+        e.bond = 0;
+        ProtocolParams.Params memory p = params.params();
         if (rootValid) {
-            emit ChallengeResolved(epoch, true, 0, 0);
+            emit ChallengeResolved(epoch, true, 0, 0, p.treasury, bond);
+            if (bond != 0) open.safeTransfer(p.treasury, bond);
             return;
         }
         s.voided = true;
         uint256 returned = uint256(s.total) - s.claimed;
         carry += returned;
         address settler = e.settler;
-        ProtocolParams.Params memory p = params.params();
+        address challenger = e.challenger;
         uint256 toSlash = (staking.stakeOf(settler, Staking.Role.Settler) * p.slashBps) / 10_000;
         uint256 slashed;
         if (toSlash != 0) slashed = staking.slash(settler, Staking.Role.Settler, toSlash, p.treasury);
-        emit ChallengeResolved(epoch, false, returned, slashed);
+        emit ChallengeResolved(epoch, false, returned, slashed, challenger, bond);
+        if (bond != 0) open.safeTransfer(challenger, bond);
     }
 
     /// @notice Epoch `epoch`'s posted root and status.
@@ -327,6 +352,16 @@ contract RewardDistributor is IEpochClock, ReentrancyGuardTransient {
         Epoch storage e = _epochs[epoch];
         EpochState memory s = e.state;
         return (e.root, s.total, s.claimed, e.postedAt, e.settler, e.uri, s.challenged, s.voided);
+    }
+
+    /// @notice The pending challenge of `epoch`, if any.
+    /// @param epoch The epoch.
+    /// @return challenger Who challenged (zero if none pending).
+    /// @return bond The OPEN it bonded.
+    function challengeOf(uint256 epoch) external view returns (address challenger, uint256 bond) {
+        Epoch storage e = _epochs[epoch];
+        if (!e.state.challenged) return (address(0), 0);
+        return (e.challenger, e.bond);
     }
 
     /// @notice When claims for `epoch` open (0 if no root is posted).

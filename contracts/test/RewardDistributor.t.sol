@@ -20,9 +20,11 @@ contract RewardDistributorTest is Fixture {
         uint256 claimableAt
     );
     event Claimed(uint256 indexed epoch, uint256 index, address indexed account, uint256 amount);
-    event Challenged(uint256 indexed epoch, address indexed challenger, string evidenceURI);
+    event Challenged(uint256 indexed epoch, address indexed challenger, uint256 bond, string evidenceURI);
     event ClaimsPrepared(uint256 indexed epoch, uint256 firstWord, uint256 count);
-    event ChallengeResolved(uint256 indexed epoch, bool rootValid, uint256 returned, uint256 slashed);
+    event ChallengeResolved(
+        uint256 indexed epoch, bool rootValid, uint256 returned, uint256 slashed, address bondTo, uint256 bond
+    );
 
     address[] internal accounts;
     uint256[] internal amounts;
@@ -41,6 +43,17 @@ contract RewardDistributorTest is Fixture {
     function _postDefault() internal returns (uint256 epoch) {
         fundPool(60e18);
         epoch = postAs(settler, root, 60e18);
+    }
+
+    uint256 internal constant BOND = 100e18;
+
+    /// @dev Gives `who` the challenge bond, approves it and challenges.
+    function _challengeAs(address who, uint256 epoch, string memory evidence) internal {
+        fundOpen(who, BOND);
+        vm.startPrank(who);
+        open.approve(address(rewards), BOND);
+        rewards.challenge(epoch, evidence);
+        vm.stopPrank();
     }
 
     function _claim(uint256 epoch, uint256 i) internal {
@@ -208,34 +221,48 @@ contract RewardDistributorTest is Fixture {
 
     function test_challengeFreezesAndValidResumes() public {
         uint256 epoch = _postDefault();
+        fundOpen(bob, BOND);
+        vm.prank(bob);
+        open.approve(address(rewards), BOND);
         vm.expectEmit(address(rewards));
-        emit Challenged(epoch, bob, "ipfs://evidence");
+        emit Challenged(epoch, bob, BOND, "ipfs://evidence");
         vm.prank(bob);
         rewards.challenge(epoch, "ipfs://evidence");
         (,,,,,, bool challenged,) = rewards.epochInfo(epoch);
         assertTrue(challenged);
+        assertEq(open.balanceOf(bob), 0, "the bond is held");
+        assertEq(rewards.heldBonds(), BOND);
+        (address challenger, uint256 bond) = rewards.challengeOf(epoch);
+        assertEq(challenger, bob);
+        assertEq(bond, BOND);
+        uint256 treasuryBefore = open.balanceOf(treasury);
         vm.warp(block.timestamp + 2 hours);
         vm.expectRevert(abi.encodeWithSelector(RewardDistributor.EpochChallenged.selector, epoch));
         _claim(epoch, 0);
         vm.expectRevert(RewardDistributor.Unauthorized.selector);
         rewards.resolveChallenge(epoch, true);
         vm.expectEmit(address(rewards));
-        emit ChallengeResolved(epoch, true, 0, 0);
+        emit ChallengeResolved(epoch, true, 0, 0, treasury, BOND);
         vm.prank(gov);
         rewards.resolveChallenge(epoch, true);
+        assertEq(open.balanceOf(treasury), treasuryBefore + BOND, "a wrong challenge loses its bond");
+        assertEq(rewards.heldBonds(), 0);
+        (challenger,) = rewards.challengeOf(epoch);
+        assertEq(challenger, address(0), "no challenge pending");
         _claim(epoch, 0);
         assertEq(open.balanceOf(alice), 10e18);
     }
 
     function test_invalidRootIsVoidedAndSettlerSlashed() public {
         uint256 epoch = _postDefault();
-        vm.prank(bob);
-        rewards.challenge(epoch, "ipfs://evidence");
+        _challengeAs(bob, epoch, "ipfs://evidence");
         uint256 treasuryBefore = open.balanceOf(treasury);
         vm.expectEmit(address(rewards));
-        emit ChallengeResolved(epoch, false, 60e18, 1_000e18);
+        emit ChallengeResolved(epoch, false, 60e18, 1_000e18, bob, BOND);
         vm.prank(gov);
         rewards.resolveChallenge(epoch, false);
+        assertEq(open.balanceOf(bob), BOND, "a right challenge gets its bond back");
+        assertEq(rewards.heldBonds(), 0);
         (,,,,,, bool challenged, bool voided) = rewards.epochInfo(epoch);
         assertFalse(challenged);
         assertTrue(voided);
@@ -258,7 +285,10 @@ contract RewardDistributorTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(RewardDistributor.EpochNotPosted.selector, 1));
         rewards.challenge(1, "e");
         uint256 epoch = _postDefault();
+        vm.prank(bob); // no bond approved
+        vm.expectRevert();
         rewards.challenge(epoch, "e");
+        _challengeAs(bob, epoch, "e");
         vm.expectRevert(abi.encodeWithSelector(RewardDistributor.EpochChallenged.selector, epoch));
         rewards.challenge(epoch, "e");
         vm.prank(gov);
@@ -398,7 +428,7 @@ contract RewardDistributorTest is Fixture {
 
     function test_revert_prepareVoidedEpoch() public {
         uint256 epoch = _postDefault();
-        rewards.challenge(epoch, "ipfs://evidence");
+        _challengeAs(bob, epoch, "ipfs://evidence");
         vm.prank(gov);
         rewards.resolveChallenge(epoch, false);
         vm.expectRevert(abi.encodeWithSelector(RewardDistributor.EpochVoided.selector, epoch));

@@ -25,6 +25,7 @@ contract RewardsHandler is Test {
     uint256 public voided;
     uint256 public ghostFunded;
     uint256 public ghostClaimed;
+    uint256 public ghostBonds;
 
     constructor(
         OpenToken open_,
@@ -42,6 +43,7 @@ contract RewardsHandler is Test {
         settler = settler_;
         gov = gov_;
         actors = actors_;
+        open_.approve(address(rewards_), type(uint256).max); // challenge bonds
     }
 
     function _leaves(uint256 epoch) internal view returns (bytes32[] memory leaves) {
@@ -109,7 +111,9 @@ contract RewardsHandler is Test {
         uint256 n = postedEpochs.length;
         if (n == 0) return;
         uint256 epoch = postedEpochs[n - 1 - (epochSeed % (n < 3 ? n : 3))];
+        uint256 before = open.balanceOf(address(this));
         try rewards.challenge(epoch, "ipfs://evidence") {
+            ghostBonds += before - open.balanceOf(address(this));
             pendingChallenges.push(epoch);
         } catch {}
     }
@@ -120,8 +124,10 @@ contract RewardsHandler is Test {
         uint256 epoch = pendingChallenges[seed % n];
         pendingChallenges[seed % n] = pendingChallenges[n - 1];
         pendingChallenges.pop();
+        (, uint256 bond) = rewards.challengeOf(epoch);
         vm.prank(gov);
         rewards.resolveChallenge(epoch, valid);
+        ghostBonds -= bond;
         if (!valid) voided++;
     }
 
@@ -153,6 +159,7 @@ contract RewardsInvariantTest is Fixture {
         fundOpen(address(escrow), 10_000_000e18);
         fundOpen(settler, 10_000_000e18);
         handler = new RewardsHandler(open, rewards, staking, address(escrow), settler, gov, actors);
+        fundOpen(address(handler), 1_000_000e18);
         targetContract(address(handler));
     }
 
@@ -174,13 +181,18 @@ contract RewardsInvariantTest is Fixture {
     /// forge-config: default.invariant.runs = 48
     /// forge-config: default.invariant.depth = 40
     function invariant_distributorSolvent() public view {
-        uint256 owed = rewards.carry() + rewards.pool(rewards.currentEpoch());
+        uint256 owed = rewards.carry() + rewards.pool(rewards.currentEpoch()) + rewards.heldBonds();
         for (uint256 k = 0; k < handler.postedCount(); k++) {
             uint256 epoch = handler.postedEpochs(k);
             (, uint256 total, uint256 claimed,,,,, bool voided) = rewards.epochInfo(epoch);
             if (!voided) owed += total - claimed;
         }
-        assertEq(open.balanceOf(address(rewards)), owed, "balance == carry + pool + unclaimed");
-        assertEq(open.balanceOf(address(rewards)), handler.ghostFunded() - handler.ghostClaimed(), "funded - claimed");
+        assertEq(open.balanceOf(address(rewards)), owed, "balance == carry + pool + unclaimed + bonds");
+        assertEq(
+            open.balanceOf(address(rewards)),
+            handler.ghostFunded() - handler.ghostClaimed() + handler.ghostBonds(),
+            "funded - claimed + bonds held"
+        );
+        assertEq(rewards.heldBonds(), handler.ghostBonds(), "bonds held");
     }
 }

@@ -50,7 +50,8 @@ abstract contract Fixture is Test {
             minOperatorStake: 1_000e18,
             minSettlerStake: 1_000e18,
             publishFeeBase: 1e18,
-            publishFeePerRow: 1e15
+            publishFeePerRow: 1e15,
+            challengeBond: 100e18
         });
     }
 

@@ -30,6 +30,7 @@ export interface ProtocolParamsValues {
   minSettlerStake: bigint;
   publishFeeBase: bigint;
   publishFeePerRow: bigint;
+  challengeBond: bigint;
 }
 
 /** docs/protocol.md: local delay 1 s, period 300 s, threshold 0, quorum 4 %, timelock 60 s. */
@@ -60,7 +61,8 @@ export function governancePreset(preset: DeployPresetName): GovernanceSettings {
  * (changeable by a proposal through ProtocolParams.setParams).
  * - fee split of the net fee: model owner 30 %, stakers 10 %, contributors 60 %;
  * - platform fee 0.001 OPEN per request; publish fee 1 OPEN + 0.001 OPEN per row;
- * - slashing 10 % of stake; penalty threshold 100 with rewards halved above it.
+ * - slashing 10 % of stake; penalty threshold 100 with rewards halved above it;
+ * - a reward-root challenge bonds 100 OPEN (refunded if the root is judged invalid).
  * Local: short windows (epoch 1 h, challenge/unbonding/withdraw notice 10 min) and 1,000 OPEN stakes.
  * Mainnet: epoch 1 day, challenge window 1 day, unbonding 7 days, withdraw notice 1 day,
  * operator stake 10,000 OPEN, settler stake 50,000 OPEN.
@@ -77,6 +79,7 @@ export function paramsPreset(preset: DeployPresetName, treasury: Address): Proto
     penaltyRewardBps: 5_000,
     publishFeeBase: parseEther('1'),
     publishFeePerRow: parseEther('0.001'),
+    challengeBond: parseEther('100'),
   };
   if (preset === 'local') {
     return {

@@ -22,6 +22,7 @@ import {
   type ChainWalletClient,
   inferenceEscrowAbi,
   modelRegistryAbi,
+  openTokenAbi,
   type ProtocolAddresses,
   type ProtocolParamsValues,
   protocolParamsAbi,
@@ -29,7 +30,7 @@ import {
   writeContractAndWait,
 } from '@openledger/chain';
 import type { BlobStore } from '@openledger/store';
-import { type Address, getAddress, type Hex, parseEventLogs } from 'viem';
+import { type Address, formatEther, getAddress, type Hex, parseEventLogs } from 'viem';
 import {
   type BundleRequest,
   computeEpoch,
@@ -640,6 +641,47 @@ export async function challengeEpoch(
   };
   const { id } = await opts.blobs.put(JSON.stringify(evidence));
   const evidenceUri = blobUri(id);
+  // the challenge bonds the governed challengeBond (the parameters in force now) in OPEN: approve
+  // exactly that first
+  const { publicClient } = opts.chain;
+  const [params, token] = await Promise.all([
+    publicClient.readContract({
+      address: opts.chain.contracts.ProtocolParams,
+      abi: protocolParamsAbi,
+      functionName: 'params',
+    }),
+    publicClient.readContract({
+      address: opts.chain.contracts.RewardDistributor,
+      abi: rewardDistributorAbi,
+      functionName: 'open',
+    }),
+  ]);
+  const bond = params.challengeBond;
+  const held = await publicClient.readContract({
+    address: token,
+    abi: openTokenAbi,
+    functionName: 'balanceOf',
+    args: [opts.wallet.account.address],
+  });
+  if (held < bond) {
+    throw new EconomyError(
+      'INSUFFICIENT_BOND',
+      `challengeBond: a challenge bonds ${formatEther(bond)} OPEN; ${opts.wallet.account.address} holds ${formatEther(held)}`,
+      402,
+    );
+  }
+  if (bond > 0n) {
+    await writeContractAndWait(
+      opts.wallet,
+      {
+        address: token,
+        abi: openTokenAbi,
+        functionName: 'approve',
+        args: [opts.chain.contracts.RewardDistributor, bond],
+      },
+      { publicClient: opts.chain.publicClient },
+    );
+  }
   const receipt = await writeContractAndWait(
     opts.wallet,
     {

@@ -6,11 +6,12 @@ import { after, before, test } from 'node:test';
 import {
   devAccount,
   inferenceEscrowAbi,
+  openTokenAbi,
   rewardDistributorAbi,
   stakingAbi,
   writeContractAndWait,
 } from '@openledger/chain';
-import type { Address } from 'viem';
+import { type Address, parseEther } from 'viem';
 import {
   buildEpochBundle,
   challengeEpoch,
@@ -334,6 +335,24 @@ test('a share change through governance applies from the next epoch; a tampered 
   const v = await verifyEpoch({ chain: env.chain, blobs: ledger.store.blobs }, 3);
   assert.equal(v.ok, false);
   assert.match(v.problems.join('; '), /on-chain root/);
+  const challenger = env.wallet(5).account.address;
+  await assert.rejects(
+    challengeEpoch({ chain: env.chain, blobs: ledger.store.blobs, wallet: env.wallet(5) }, 3, v),
+    /challengeBond: a challenge bonds 100 OPEN/,
+    'without OPEN for the bond the challenge is refused before any transaction',
+  );
+  assert.equal((await readEpochInfo(env.chain, 3)).challenged, false);
+  await writeContractAndWait(
+    env.treasury,
+    {
+      address: env.deployment.contracts.OpenToken,
+      abi: openTokenAbi,
+      functionName: 'transfer',
+      args: [challenger, parseEther('100')],
+    },
+    { publicClient: env.publicClient },
+  );
+  const challengerBefore = await env.openBalance(challenger);
   const ch = await challengeEpoch(
     { chain: env.chain, blobs: ledger.store.blobs, wallet: env.wallet(5) },
     3,
@@ -341,13 +360,25 @@ test('a share change through governance applies from the next epoch; a tampered 
   );
   assert.match(ch.evidenceUri, /^blob:sha256:[0-9a-f]{64}$/);
   assert.equal((await readEpochInfo(env.chain, 3)).challenged, true);
+  // the challenger bonded the governed challengeBond
+  const { challengeBond } = await readParamsAt(env.chain, 3);
+  assert.ok(challengeBond > 0n);
+  assert.equal(challengerBefore - (await env.openBalance(challenger)), challengeBond);
+  const [bondedBy, bond] = await env.publicClient.readContract({
+    address: env.chain.contracts.RewardDistributor,
+    abi: rewardDistributorAbi,
+    functionName: 'challengeOf',
+    args: [3n],
+  });
+  assert.equal(bondedBy, challenger);
+  assert.equal(bond, challengeBond);
   await env.advance(601);
   await assert.rejects(
     claimReward({ chain: env.chain, blobs: ledger.store.blobs, wallet: env.settler }, 3, victim as Address),
     /EpochChallenged|InvalidProof/,
   );
   // the honest epoch 2 pays out; contributors who claimed before (they hold OPEN) pay < 90,000 gas
-  // per claim, the first claim of epoch 2's bitmap word included
+  // per claim
   const r2 = (await verifyEpoch({ chain: env.chain, blobs: ledger.store.blobs }, 2)).result!;
   for (const [a, amount] of r2.rewards) {
     const r = await claimReward(

@@ -34,6 +34,7 @@ const PARAMETERS: { name: string; unit: string }[] = [
   { name: 'minSettlerStake', unit: 'wei of OPEN' },
   { name: 'publishFeeBase', unit: 'wei of OPEN' },
   { name: 'publishFeePerRow', unit: 'wei of OPEN' },
+  { name: 'challengeBond', unit: 'wei of OPEN bonded by a reward-root challenge' },
 ];
 
 type Proposal = Record<string, unknown>;
