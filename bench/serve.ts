@@ -9,13 +9,17 @@
  *  2. a naive baseline on the same trace: one request at a time, mergeLora (a private merged copy
  *     of the base) then generateTokens alone; speed-up of batching over it;
  *  3. the worker-thread Engine: JIT cold load of adapters through AdapterManager (fetch + sha256 +
- *     parse + load into the engine) next to reading the same files, the same trace at 64 adapters
+ *     parse + load into the engine) next to reading the same files; adapters at a remote location
+ *     (a local HTTP server standing in for a hub): first load = download + verify + write to the disk
+ *     cache + load, next to a load from the disk cache after unloading; the same trace at 64 adapters
  *     through the worker, and time to first token of requests arriving over time (Poisson).
  *
  * Sizes come from the environment (defaults in SIZES) and are printed first.
  */
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -37,6 +41,7 @@ import {
   saveHfModel,
 } from '@openledger/model';
 import {
+  AdapterDiskCache,
   AdapterManager,
   type AdapterRecord,
   BatchEngine,
@@ -309,6 +314,59 @@ async function main() {
     console.log(
       `  cold load (${coldKeys} adapters, ${(adapterBytes / 1024).toFixed(0)} KiB each): p50 ${median(loadMs).toFixed(2)} ms vs read ${median(readMs).toFixed(3)} ms`,
     );
+    // remote adapters: the same files behind HTTP; first load downloads into the disk cache, the
+    // load after an unload reads the cache (the hub counts its requests to prove it)
+    let hubRequests = 0;
+    const hub = createServer((req, res) => {
+      hubRequests++;
+      const [, key, name] =
+        /^\/([^/]+)\/(adapter_model\.safetensors|adapter_config\.json)$/.exec(req.url ?? '') ?? [];
+      const f = files.get(key);
+      if (!f) return void res.writeHead(404).end();
+      res.writeHead(200).end(readFileSync(name === 'adapter_config.json' ? f.config : f.weights));
+    });
+    await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
+    const hubUrl = `http://127.0.0.1:${(hub.address() as AddressInfo).port}`;
+    const diskCache = new AdapterDiskCache({ dir: join(tmp, 'adapter-cache') });
+    const remoteManager = new AdapterManager(
+      worker,
+      {
+        async resolve(key: string): Promise<AdapterRecord> {
+          const source = key.slice('remote-'.length);
+          const f = files.get(source)!;
+          const url = `${hubUrl}/${source}`;
+          const remote = {
+            sha256: f.hash,
+            weightsUrl: `${url}/adapter_model.safetensors`,
+            configUrl: `${url}/adapter_config.json`,
+          };
+          return { key, expectedHash: f.hash, fetch: () => diskCache.get(remote, key) };
+        },
+      },
+      { maxLoaded: nAdapters },
+    );
+    const remoteMs: number[] = [];
+    const diskMs: number[] = [];
+    for (const [times, phase] of [
+      [remoteMs, 'remote'],
+      [diskMs, 'disk'],
+    ] as const) {
+      for (let i = 0; i < coldKeys; i++) {
+        const t0 = performance.now();
+        await remoteManager.load(`remote-${adapterKey(i)}`);
+        times.push(performance.now() - t0);
+      }
+      for (let i = 0; i < coldKeys; i++) await remoteManager.unload(`remote-${adapterKey(i)}`);
+      if (phase === 'remote' && diskCache.remoteFetches !== coldKeys)
+        throw new Error(`expected ${coldKeys} downloads, saw ${diskCache.remoteFetches}`);
+    }
+    if (diskCache.diskHits !== coldKeys || hubRequests !== 2 * coldKeys)
+      throw new Error(`expected ${coldKeys} disk hits and ${2 * coldKeys} hub requests`);
+    hub.close();
+    console.log(
+      `  remote adapters (${coldKeys}): first load p50 ${median(remoteMs).toFixed(2)} ms (download + verify + cache), from the disk cache p50 ${median(diskMs).toFixed(2)} ms`,
+    );
+
     // worker warm-up, then the trace at 64 adapters through the worker
     await runWorker(worker, trace.slice(0, SIZES.maxBatch), 64, '-wwarm');
     const w64 = await runWorker(worker, trace, 64, '-w64');
@@ -439,6 +497,16 @@ async function main() {
           `${(adapterBytes / 1024).toFixed(0)} KiB safetensors + config, page cache warm`,
         ],
         [
+          'remote adapter first load p50 / p99',
+          `${median(remoteMs).toFixed(2)} / ${quantile(remoteMs, 0.99).toFixed(2)} ms`,
+          'HTTP download from a local hub + sha256 + fsync + rename into the disk cache + load',
+        ],
+        [
+          'remote adapter from the disk cache p50 / p99',
+          `${median(diskMs).toFixed(2)} / ${quantile(diskMs, 0.99).toFixed(2)} ms`,
+          `after unloading: read + re-hash the cached file + load; ${coldKeys} adapters, no hub requests`,
+        ],
+        [
           'TTFT p50 / p99 (worker Engine)',
           `${median(ttft).toFixed(0)} / ${quantile(ttft, 0.99).toFixed(0)} ms`,
           `${SIZES.ttftRequests} requests, Poisson ${SIZES.ttftRate}/s, 64 resident adapters, ${(ttftTokens / tt.wall).toFixed(0)} tok/s during the test`,
@@ -495,6 +563,11 @@ async function main() {
       sha256Ms: round(median(shaMs), 3),
       parseMs: round(median(parseMs), 3),
       readFileMs: { p50: round(median(readMs), 4), p99: round(quantile(readMs, 0.99), 4) },
+      remoteAdapterLoadMs: {
+        remoteFetch: { p50: round(median(remoteMs), 3), p99: round(quantile(remoteMs, 0.99), 3) },
+        diskCacheHit: { p50: round(median(diskMs), 3), p99: round(quantile(diskMs, 0.99), 3) },
+        n: coldKeys,
+      },
       ttftMs: {
         p50: round(median(ttft), 1),
         p99: round(quantile(ttft, 0.99), 1),

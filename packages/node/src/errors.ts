@@ -26,6 +26,8 @@ export interface UserFacingError {
   status: number;
   message: string;
   field?: string;
+  /** The error chose its status (our typed errors do); an unexpected one defaults to 500. */
+  declared: boolean;
 }
 
 /** Reads any thrown value as a user-facing error; unknown errors become a 500 with a generic code. */
@@ -43,7 +45,7 @@ export function toUserFacingError(error: unknown): UserFacingError {
     const code = typeof e.code === 'string' ? e.code : status >= 500 ? 'internal_error' : 'bad_request';
     const message = typeof e.message === 'string' && e.message ? e.message : 'unexpected error';
     const field = typeof e.field === 'string' ? e.field : undefined;
-    return { code, status, message, field };
+    return { code, status, message, field, declared: typeof e.status === 'number' };
   }
-  return { code: 'internal_error', status: 500, message: String(error) };
+  return { code: 'internal_error', status: 500, message: String(error), declared: false };
 }

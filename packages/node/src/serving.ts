@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import type { ChainWalletClient } from '@openledger/chain';
 import {
   computeFee,
@@ -18,10 +19,16 @@ import {
 import { type BaseModelCatalog, instructionPrompt, SHIPPED_BASE_MODEL_ID } from '@openledger/factory';
 import type { BpeTokenizer } from '@openledger/model';
 import {
+  AdapterDiskCache,
   AdapterManager,
   type AdapterResolver,
+  adapterLocation,
+  compileResponseFormat,
+  DEFAULT_ADAPTER_CACHE_BYTES,
   Engine,
   type EngineRequest,
+  minJsonLength,
+  type ResponseFormat,
   ServeError,
 } from '@openledger/serve';
 import type { Store } from '@openledger/store';
@@ -47,6 +54,8 @@ export interface GenerationRequest {
   stop?: string[];
   /** a weighted mixture of adapters instead of `model` (priced as the first) */
   mixture?: { model: string; weight: number }[];
+  /** JSON output: any object, or one that fits a JSON schema (constrained decoding) */
+  responseFormat?: ResponseFormat;
   /**
    * The consumer's EIP-712 voucher paying for this request (X-OpenLedger-Voucher). It must raise the
    * stream's authorised total by at least the request's worst-case cost; what the answer costs less
@@ -100,6 +109,10 @@ const MODEL_PREFIX = 'model-';
 export class ServingService {
   readonly engine: Engine;
   readonly adapters: AdapterManager;
+  /** adapters fetched from remote locations, kept on disk (LRU by bytes) */
+  readonly adapterCache: AdapterDiskCache;
+  /** where content-addressed adapter blobs missing locally are fetched from (`<url>/<sha256>`), if set */
+  readonly adapterBaseUrl: string | undefined;
   readonly tokenizer: BpeTokenizer;
   readonly baseModelId = SHIPPED_BASE_MODEL_ID;
   requests = 0;
@@ -123,6 +136,12 @@ export class ServingService {
     book: VoucherBook;
     maxBatch?: number;
     maxAdapters?: number;
+    /**
+     * The adapter disk cache: `dir` (default `<home>/cache/adapters`), `maxBytes` (default
+     * $OPENLEDGER_ADAPTER_CACHE_BYTES or 8 GiB) and `baseUrl` (default $OPENLEDGER_ADAPTER_BASE_URL), a
+     * hub serving content-addressed blobs by sha256 for adapters whose files this node lacks.
+     */
+    adapterCache?: { dir?: string; maxBytes?: number; baseUrl?: string };
   }) {
     const base = options.catalog.load(SHIPPED_BASE_MODEL_ID);
     this.tokenizer = base.tokenizer;
@@ -133,6 +152,14 @@ export class ServingService {
     this.#operator = options.operator;
     this.#ledger = options.ledger;
     this.#book = options.book;
+    const cache = options.adapterCache ?? {};
+    this.adapterBaseUrl = cache.baseUrl ?? (process.env.OPENLEDGER_ADAPTER_BASE_URL || undefined);
+    this.adapterCache = new AdapterDiskCache({
+      dir: cache.dir ?? join(options.store.home, 'cache', 'adapters'),
+      maxBytes: cache.maxBytes ?? envBytes('OPENLEDGER_ADAPTER_CACHE_BYTES') ?? DEFAULT_ADAPTER_CACHE_BYTES,
+    });
+    // scan the cache now (drops partial downloads, rebuilds the LRU); a failure shows at first use
+    this.adapterCache.open().catch(() => {});
     this.adapters = new AdapterManager(this.engine, this.#resolver(), {
       maxLoaded: options.maxAdapters ?? 512,
     });
@@ -151,28 +178,33 @@ export class ServingService {
             status: 404,
             field: 'model',
           });
-        const weightsBlob = /^openledger:\/\/blobs\/([0-9a-f]{64})/.exec(entry.uri)?.[1];
-        const configBlob = /[?&]config=([0-9a-f]{64})/.exec(entry.uri)?.[1];
-        if (!weightsBlob || !configBlob) {
+        const location = adapterLocation(entry.uri, { baseUrl: this.adapterBaseUrl });
+        if (!location) {
           throw new ServeError(
             'adapter_unavailable',
             `${key}: its registry URI names no files this node can read`,
             { status: 502 },
           );
         }
+        const expectedHash = entry.adapterHash;
         return {
           key,
-          expectedHash: entry.adapterHash,
+          expectedHash,
           fetch: async () => {
-            const [weights, config] = await Promise.all([
-              this.#store.blobs.get(weightsBlob),
-              this.#store.blobs.get(configBlob),
-            ]);
-            if (!weights || !config)
-              throw new ServeError('adapter_unavailable', `${key}: adapter files are not on this node`, {
-                status: 502,
-              });
-            return { weights, configJson: Buffer.from(config).toString('utf8') };
+            if (location.blobs) {
+              const [weights, config] = await Promise.all([
+                this.#store.blobs.get(location.blobs.weights),
+                this.#store.blobs.get(location.blobs.config),
+              ]);
+              if (weights && config) return { weights, configJson: Buffer.from(config).toString('utf8') };
+            }
+            if (location.remote)
+              return this.adapterCache.get({ ...location.remote, sha256: expectedHash }, key);
+            throw new ServeError(
+              'adapter_unavailable',
+              `${key}: adapter files are not on this node (set OPENLEDGER_ADAPTER_BASE_URL to fetch them from a hub)`,
+              { status: 502 },
+            );
           },
         };
       },
@@ -269,6 +301,7 @@ export class ServingService {
     }
     const primary = entries[0];
     const maxTokens = req.maxTokens ?? 64;
+    const json = compileResponseFormat(req.responseFormat);
     const promptText = this.promptText(req);
     const promptTokens = this.tokenizer.encode(promptText);
     const eot = this.tokenizer.specialId('<|endoftext|>');
@@ -281,6 +314,13 @@ export class ServingService {
         {
           field: 'messages',
         },
+      );
+    }
+    if (json && minJsonLength(json) > Math.min(maxTokens, maxSeq - promptTokens.length)) {
+      throw new ServeError(
+        'max_tokens_too_small',
+        `the shortest JSON this schema allows takes ${minJsonLength(json)} tokens; max_tokens (or the context left) allows ${Math.min(maxTokens, maxSeq - promptTokens.length)}`,
+        { field: 'max_tokens' },
       );
     }
 
@@ -339,6 +379,7 @@ export class ServingService {
         topK: 0,
         seed: req.seed ?? Math.floor(Math.random() * 2 ** 31),
         stopTokens: eot !== undefined ? [eot] : [],
+        responseFormat: json ? req.responseFormat : undefined,
       })) {
         if (event.type === 'error')
           throw new ServeError('engine_error', event.message, { status: event.status });
@@ -531,6 +572,23 @@ export class ServingService {
   async close(): Promise<void> {
     await this.engine.close();
   }
+}
+
+/** A positive byte count from the environment, or undefined when unset. */
+function envBytes(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0) {
+    throw new OpenLedgerError(
+      'invalid_config',
+      `${name} must be a positive whole number of bytes, not "${raw}"`,
+      {
+        status: 500,
+      },
+    );
+  }
+  return n;
 }
 
 function stopIndex(text: string, stops: string[]): number {

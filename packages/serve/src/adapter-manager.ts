@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Engine } from './engine.ts';
 import { ServeError } from './errors.ts';
 
@@ -7,6 +8,7 @@ export interface AdapterRecord {
   key: string;
   /** sha256 of adapter_model.safetensors, 0x-prefixed, as registered on-chain */
   expectedHash: `0x${string}`;
+  /** the adapter's files: from a local store, or through an AdapterDiskCache for a remote location */
   fetch(): Promise<{ configJson: string; weights: Uint8Array }>;
 }
 
@@ -100,7 +102,7 @@ export class AdapterManager {
     const started = performance.now();
     const record = await this.#resolver.resolve(key);
     const { configJson, weights } = await record.fetch();
-    const actual = `0x${createHash('sha256').update(weights).digest('hex')}`;
+    const actual = `0x${await sha256Yielding(weights)}`;
     if (actual !== record.expectedHash.toLowerCase()) {
       throw new ServeError(
         'adapter_integrity_failed',
@@ -141,4 +143,15 @@ export class AdapterManager {
       await this.#engine.unloadAdapter(victim);
     }
   }
+}
+
+/** sha256 hex of `bytes`, hashed 4 MiB at a time with the event loop served in between. */
+async function sha256Yielding(bytes: Uint8Array): Promise<string> {
+  const hash = createHash('sha256');
+  const step = 4 * 1024 * 1024;
+  for (let offset = 0; offset < bytes.byteLength; offset += step) {
+    if (offset > 0) await yieldToEventLoop();
+    hash.update(bytes.subarray(offset, offset + step));
+  }
+  return hash.digest('hex');
 }

@@ -1,4 +1,5 @@
 import {
+  type BpeTokenizer,
   forwardCached,
   KVCache,
   type LlamaModel,
@@ -8,6 +9,15 @@ import {
   sampleToken,
 } from '@openledger/model';
 import { ServeError } from './errors.ts';
+import {
+  allowedTokens,
+  compileResponseFormat,
+  type JsonNode,
+  JsonRecognizer,
+  minLength,
+  type ResponseFormat,
+  TokenTrie,
+} from './json-constraint.ts';
 import { mixAdapters } from './mixture.ts';
 
 /** One generation request as the engine sees it: token ids in, token ids out. */
@@ -22,6 +32,8 @@ export interface EngineRequest {
   topK: number;
   seed: number;
   stopTokens: number[];
+  /** constrain the output to JSON (any object, or a JSON schema); it ends when the JSON is complete */
+  responseFormat?: ResponseFormat;
 }
 
 export type FinishReason = 'stop' | 'length' | 'cancelled';
@@ -47,6 +59,8 @@ interface Active {
   next: number;
   generated: number;
   cancelled: boolean;
+  /** the JSON read so far, for constrained requests */
+  json: JsonRecognizer | null;
 }
 
 export interface BatchEngineOptions {
@@ -54,6 +68,8 @@ export interface BatchEngineOptions {
   maxBatch?: number;
   /** longest sequence (prompt + completion); at most the model's context */
   maxSeq?: number;
+  /** each token id's bytes (null for special tokens): needed for JSON-constrained requests */
+  tokenBytes?: readonly (Uint8Array | null)[];
 }
 
 /**
@@ -76,12 +92,16 @@ export class BatchEngine {
   readonly #waiting: EngineRequest[] = [];
   readonly #active = new Map<string, Active>();
   readonly #cancelled = new Set<string>();
+  readonly #tokenBytes: readonly (Uint8Array | null)[] | undefined;
+  #trie: TokenTrie | undefined;
+  readonly #schemas = new WeakMap<EngineRequest, JsonNode>();
 
   constructor(base: LlamaModel, options: BatchEngineOptions = {}) {
     this.base = base;
     this.maxBatch = options.maxBatch ?? 16;
     this.maxSeq = Math.min(options.maxSeq ?? base.config.maxSeq, base.config.maxSeq);
     this.#baseLane = this.#lane(base);
+    this.#tokenBytes = options.tokenBytes;
   }
 
   #lane(model: LlamaModel): Lane {
@@ -166,6 +186,22 @@ export class BatchEngine {
       );
     }
     this.#resolveAdapter(req.adapter);
+    const schema = compileResponseFormat(req.responseFormat);
+    if (schema) {
+      if (!this.#tokenBytes)
+        throw new ServeError('unsupported_response_format', 'this engine has no tokenizer for JSON output', {
+          field: 'response_format',
+        });
+      const budget = Math.min(req.maxTokens, this.maxSeq - req.prompt.length);
+      if (minLength(schema) > budget) {
+        throw new ServeError(
+          'max_tokens_too_small',
+          `the shortest JSON this schema allows takes ${minLength(schema)} tokens; max_tokens (or the context left) allows ${budget}`,
+          { field: 'max_tokens' },
+        );
+      }
+      this.#schemas.set(req, schema);
+    }
     this.#waiting.push(req);
   }
 
@@ -279,7 +315,10 @@ export class BatchEngine {
       next: -1,
       generated: 0,
       cancelled: false,
+      json: null,
     };
+    const schema = this.#schemas.get(req);
+    if (schema) active.json = new JsonRecognizer(schema);
     this.#active.set(req.id, active);
     this.#emitNext(active, logits, events);
   }
@@ -293,18 +332,39 @@ export class BatchEngine {
     // an answer is never empty: the stop tokens cannot be the first token
     if (a.generated === 0)
       for (const stop of a.req.stopTokens) if (stop < logits.length) logits[stop] = Number.NEGATIVE_INFINITY;
+    let scores = logits;
+    if (a.json) {
+      // only tokens that keep the JSON valid and completable within the tokens left
+      this.#trie ??= TokenTrie.build(this.#tokenBytes!);
+      const left = Math.min(a.req.maxTokens - a.generated, this.maxSeq - a.lane.cache.lengths[a.slot]);
+      const allowed = allowedTokens(a.json, this.#trie, left);
+      if (allowed.length === 0) {
+        this.#finish(a, 'length', events);
+        return;
+      }
+      const masked = new Float32Array(logits.length).fill(Number.NEGATIVE_INFINITY);
+      for (const id of allowed) masked[id] = logits[id];
+      scores = masked;
+    }
     const token = sampleToken(
-      logits,
+      scores,
       { temperature: a.req.temperature, topP: a.req.topP, topK: a.req.topK },
       a.rng,
     );
-    if (a.req.stopTokens.includes(token)) {
+    if (!a.json && a.req.stopTokens.includes(token)) {
       this.#finish(a, 'stop', events);
       return;
     }
     a.generated++;
     a.next = token;
     events.push({ id: a.req.id, type: 'token', token });
+    if (a.json) {
+      a.json.feed(this.#tokenBytes![token]!);
+      if (a.json.done) {
+        this.#finish(a, 'stop', events);
+        return;
+      }
+    }
     const full = a.lane.cache.lengths[a.slot] + 1 >= this.maxSeq;
     if (a.generated >= a.req.maxTokens || full) this.#finish(a, 'length', events);
   }
@@ -334,4 +394,13 @@ function adapterOrder(adapter: LoraAdapter | null): number {
     adapterIds.set(adapter, id);
   }
   return id;
+}
+
+/** Each token id's bytes for JSON-constrained decoding; null for special (added) tokens. */
+export function tokenBytesOf(tokenizer: BpeTokenizer, vocabSize: number): (Uint8Array | null)[] {
+  const special = new Set(tokenizer.added.map((a) => a.id));
+  return Array.from({ length: vocabSize }, (_, id) => {
+    if (special.has(id) || id >= tokenizer.idToToken.length) return null;
+    return tokenizer.decodeBytes([id]);
+  });
 }

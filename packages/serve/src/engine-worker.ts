@@ -2,7 +2,7 @@
 // runs the batching loop so that model compute never blocks the HTTP event loop.
 import { parentPort } from 'node:worker_threads';
 import { loadHfModel, loraFromPeft } from '@openledger/model';
-import { BatchEngine } from './batch-engine.ts';
+import { BatchEngine, tokenBytesOf } from './batch-engine.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
 const port = parentPort!;
@@ -32,8 +32,12 @@ port.on('message', (message: ToWorker) => {
   try {
     switch (message.type) {
       case 'init': {
-        const { model } = loadHfModel(message.baseModelDir);
-        engine = new BatchEngine(model, { maxBatch: message.maxBatch, maxSeq: message.maxSeq });
+        const { model, tokenizer } = loadHfModel(message.baseModelDir);
+        engine = new BatchEngine(model, {
+          maxBatch: message.maxBatch,
+          maxSeq: message.maxSeq,
+          tokenBytes: tokenizer ? tokenBytesOf(tokenizer, model.config.vocabSize) : undefined,
+        });
         post({ type: 'ready', vocabSize: model.config.vocabSize, maxSeq: engine.maxSeq });
         return;
       }

@@ -51,12 +51,14 @@ export async function createServer(ctx: NodeContext, options: ServerOptions = {}
       return sendError(request.url, reply, 400, 'invalid_request', e.message, field || undefined);
     }
     if (e.status >= 500) request.log.error(error);
+    // A typed error's message was written for the caller (e.g. 502 adapter_unavailable says which
+    // download failed); an unexpected error's message may expose internals.
     return sendError(
       request.url,
       reply,
       e.status,
       e.code,
-      e.status >= 500 ? 'internal error' : e.message,
+      e.status >= 500 && !e.declared ? 'internal error' : e.message,
       e.field,
     );
   });

@@ -1,4 +1,5 @@
 import { checkVoucher, type Voucher } from '@openledger/economy';
+import type { ResponseFormat } from '@openledger/serve';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { NodeContext } from '../context.ts';
 import { OpenLedgerError } from '../errors.ts';
@@ -26,6 +27,25 @@ const sampling = {
       { type: 'array', maxItems: 4, items: { type: 'string', maxLength: 64 } },
     ],
   },
+  response_format: {
+    type: 'object',
+    required: ['type'],
+    description:
+      'text, json_object (any JSON object) or json_schema (JSON fitting json_schema.schema: type object/array/string/number/integer/boolean/null, properties, required, additionalProperties, items, minItems, maxItems, enum, const), by constrained decoding',
+    properties: {
+      type: { type: 'string', enum: ['text', 'json_object', 'json_schema'] },
+      json_schema: {
+        type: 'object',
+        required: ['schema'],
+        properties: {
+          name: { type: 'string', maxLength: 64 },
+          description: { type: 'string' },
+          strict: { type: 'boolean' },
+          schema: { type: 'object' },
+        },
+      },
+    },
+  },
   mixture: {
     type: 'array',
     minItems: 2,
@@ -50,6 +70,7 @@ interface OpenAiBody {
   stream?: boolean;
   stop?: string | string[];
   mixture?: { model: string; weight: number }[];
+  response_format?: ResponseFormat;
 }
 
 function toGeneration(body: OpenAiBody): GenerationRequest {
@@ -63,6 +84,7 @@ function toGeneration(body: OpenAiBody): GenerationRequest {
     seed: body.seed,
     stop: body.stop === undefined ? undefined : Array.isArray(body.stop) ? body.stop : [body.stop],
     mixture: body.mixture,
+    responseFormat: body.response_format,
   };
 }
 
@@ -271,13 +293,28 @@ export async function openAiRoutes(app: FastifyInstance, ctx: NodeContext): Prom
 
   app.get(
     '/api/serve/adapters',
-    { schema: { tags: ['serving'], summary: 'Adapters resident in the engine' } },
+    {
+      schema: {
+        tags: ['serving'],
+        summary:
+          'Adapters resident in the engine, and the disk cache of adapters fetched from remote locations',
+      },
+    },
     async () => {
       const s = servingOf(ctx);
+      const disk = s.adapterCache;
       return {
         loaded: s.adapters.loaded(),
         residentBytes: s.adapters.residentBytes,
         maxLoaded: s.adapters.maxLoaded,
+        diskCache: {
+          entries: disk.entries().map((e) => ({ adapterHash: e.sha256, bytes: e.bytes })),
+          bytes: disk.bytes,
+          maxBytes: disk.maxBytes,
+          hits: disk.diskHits,
+          remoteFetches: disk.remoteFetches,
+          evictions: disk.evictions,
+        },
       };
     },
   );
