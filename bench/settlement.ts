@@ -10,11 +10,11 @@
  * On-chain (a real anvil with the protocol deployed): settle an epoch of 10 contributors and one of
  * 10,000 (100,000 receipts) end to end — redeem, compute, publish, postRoot — and report the postRoot
  * gas of both (must not grow with contributors; both posted with a non-zero carry, after a warm-up
- * epoch), then claim gas. Claimed flags are a per-epoch bitmap by leaf index (256 leaves per
- * storage word): a contributor's first claim ever (fresh account: its OPEN balance goes from zero
- * to non-zero) with its bitmap word already non-zero (the usual case), the same as the first claim
- * of its bitmap word (once per 256 leaves: the word goes from zero too), and a repeat claimer's
- * (claimed an earlier epoch, holds OPEN).
+ * epoch), then claim gas. Claimed flags are 255 leaves per storage word per epoch, and settleEpoch
+ * prepares every word of the epoch right after the post (prepareClaims, gas reported), so no claim
+ * writes a zero word: a contributor's first claim ever (fresh account: its OPEN balance goes from
+ * zero to non-zero), the same as the first claim of its word (the worst case), and a repeat
+ * claimer's (claimed an earlier epoch, holds OPEN).
  *
  * Env: SETTLEMENT_RECEIPTS (100000), SETTLEMENT_CONTRIBUTORS (10000), SETTLEMENT_CHAIN=0 to skip anvil.
  */
@@ -373,16 +373,18 @@ if (WITH_CHAIN) {
       claimedIndex.add(largeTree.indexOf(account) ?? -1);
       return r.gasUsed;
     };
+    const LEAVES_PER_WORD = 255;
+    const wordStart = (index: number) => index - (index % LEAVES_PER_WORD);
     const wordClaimed = (index: number) => {
-      for (let k = index & ~255; k < Math.min(byIndex.length, (index & ~255) + 256); k++)
+      for (let k = wordStart(index); k < Math.min(byIndex.length, wordStart(index) + LEAVES_PER_WORD); k++)
         if (claimedIndex.has(k)) return true;
       return false;
     };
     const repeat: bigint[] = [];
     for (let i = 0; i < 10; i++) repeat.push(await claimLarge(contributorAddr(i)));
     const repeatAccounts = new Set(Array.from({ length: 10 }, (_, i) => contributorAddr(i).toLowerCase()));
-    // fresh accounts: each one's first claim ever; if its bitmap word is still zero, that claim is
-    // the word's first (worst case) and a fresh neighbour in the same word then measures the usual case
+    // fresh accounts: each one's first claim ever; if nothing of its word was claimed yet, that claim
+    // is the word's first (worst case) and a fresh neighbour in the same word then measures the usual case
     const first: bigint[] = [];
     const firstOfWord: bigint[] = [];
     for (let i = 0; i < 10; i++) {
@@ -394,8 +396,8 @@ if (WITH_CHAIN) {
         continue;
       }
       firstOfWord.push(await claimLarge(account));
-      const base = index & ~255;
-      for (let k = base; k < Math.min(byIndex.length, base + 256); k++) {
+      const base = wordStart(index);
+      for (let k = base; k < Math.min(byIndex.length, base + LEAVES_PER_WORD); k++) {
         if (claimedIndex.has(k) || repeatAccounts.has(byIndex[k])) continue;
         first.push(await claimLarge(byIndex[k]));
         break;
@@ -418,7 +420,7 @@ if (WITH_CHAIN) {
       ['claim gas, repeat claimer (max of 10)', `${max(repeat)}`],
       [`claim gas, first claim ever (max of ${first.length})`, `${max(first)}`],
       [
-        `claim gas, first claim ever, first of its bitmap word (max of ${firstOfWord.length})`,
+        `claim gas, first claim ever, first of its prepared word (max of ${firstOfWord.length})`,
         `${max(firstOfWord)}`,
       ],
     );
