@@ -1,7 +1,13 @@
 /**
  * Suffix array construction by SA-IS (Nong, Zhang & Chan 2009), linear time, over an integer
- * alphabet [0, K). The empty suffix is a virtual sentinel smaller than every symbol, so a suffix that
- * is a prefix of another sorts first.
+ * alphabet [0, K), K <= 2^32. The empty suffix is a virtual sentinel smaller than every symbol, so a
+ * suffix that is a prefix of another sorts first.
+ *
+ * Two implementations of the same algorithm: a C one (native/sais.c, a Node-API addon built at
+ * install; several times faster, see bench/attribution.ts) and this TypeScript one, which is the
+ * fallback when the addon is missing and the independent reference the tests compare the C one
+ * against. `buildSuffixArray` picks the addon when it loads (`suffixArrayBackend()` says which);
+ * OPENLEDGER_ATTRIBUTION_SKIP_NATIVE=1 forces the TypeScript one.
  *
  * Why our own: no npm package builds suffix arrays over integer (token id) alphabets at this scale.
  * We searched the npm package index (names and descriptions) for suffix array / SA-IS / divsufsort:
@@ -11,30 +17,112 @@
  * sorts bytes, not 32-bit tokens). The algorithm is ~150 lines; it is checked against a naive sort
  * by property tests and benchmarked against libdivsufsort (bench/attribution.ts).
  *
- * Memory: a working copy of the text with the L/S type in bit 0 (Int32Array, 4n), the result (4n)
- * and count/bucket tables (alphabet size); the reduced problem is at most half the size.
+ * Memory (TypeScript): a working copy of the text with the L/S type in bit 0 (Int32Array, 4n), the
+ * result (4n) and count/bucket tables (largest symbol + 1); the reduced problem is at most half the
+ * size. (C: the result and the bucket tables only; the text is read in place.)
  */
-export function buildSuffixArray(text: ArrayLike<number>, alphabetSize: number): Int32Array {
-  const n = text.length;
-  if (!Number.isInteger(alphabetSize) || alphabetSize < 1 || alphabetSize > 0x3fffffff) {
-    throw new RangeError(`alphabetSize must be an integer in [1, 2^30), got ${alphabetSize}`);
+import { loadNativeSais, type NativeText, nativeSaisFailure } from './native-sais.ts';
+
+export type SuffixArrayBackend = 'native' | 'js';
+
+/** Largest alphabetSize accepted: symbols are 32-bit unsigned integers. */
+const MAX_ALPHABET = 2 ** 32;
+
+/** The implementation `buildSuffixArray` uses in this process. */
+export function suffixArrayBackend(): SuffixArrayBackend {
+  return loadNativeSais() ? 'native' : 'js';
+}
+
+function checkArgs(n: number, alphabetSize: number): void {
+  if (!Number.isInteger(alphabetSize) || alphabetSize < 1 || alphabetSize > MAX_ALPHABET) {
+    throw new RangeError(`alphabetSize must be an integer in [1, 2^32], got ${alphabetSize}`);
   }
   if (n > 0x7fffffff) throw new RangeError(`text length must be < 2^31 for an in-memory build, got ${n}`);
+}
+
+function badSymbol(i: number, c: number, alphabetSize: number): RangeError {
+  return new RangeError(`text[${i}] = ${c} is outside the alphabet [0, ${alphabetSize})`);
+}
+
+/** Suffix array of `text` (symbols in [0, alphabetSize)): the C addon when it loads, else TypeScript. */
+export function buildSuffixArray(text: ArrayLike<number>, alphabetSize: number): Int32Array {
+  return loadNativeSais()
+    ? buildSuffixArrayNative(text, alphabetSize)
+    : buildSuffixArrayJs(text, alphabetSize);
+}
+
+/** The C implementation; throws when the addon is not available. Typed arrays are read in place. */
+export function buildSuffixArrayNative(text: ArrayLike<number>, alphabetSize: number): Int32Array {
+  const native = loadNativeSais();
+  if (!native) throw new Error(`native suffix-array backend unavailable: ${nativeSaisFailure()}`);
+  const n = text.length;
+  checkArgs(n, alphabetSize);
+  let symbols: NativeText;
+  if (
+    text instanceof Uint8Array ||
+    text instanceof Uint16Array ||
+    text instanceof Uint32Array ||
+    text instanceof Int32Array
+  ) {
+    symbols = text;
+  } else {
+    // Other array-likes (plain arrays, Float64Array, ...) are checked here and copied.
+    symbols = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = text[i];
+      if (!(c >= 0 && c < alphabetSize) || c !== Math.floor(c)) throw badSymbol(i, c, alphabetSize);
+      symbols[i] = c;
+    }
+  }
+  const SA = new Int32Array(n);
+  native.buildSuffixArray(symbols, alphabetSize, SA);
+  return SA;
+}
+
+/** The TypeScript implementation (fallback and test reference). */
+export function buildSuffixArrayJs(text: ArrayLike<number>, alphabetSize: number): Int32Array {
+  const n = text.length;
+  checkArgs(n, alphabetSize);
   const SA = new Int32Array(n);
   if (n === 0) return SA;
   // One monomorphic working array keeps V8's hot loops fast: TT[i] = symbol << 1 | type, so the
   // symbol and its L/S type come from a single (random) memory access in the induction passes.
   const TT = new Int32Array(n);
+  let max = 0;
   for (let i = 0; i < n; i++) {
     const c = text[i];
-    if (!(c >= 0 && c < alphabetSize) || c !== Math.floor(c)) {
-      throw new RangeError(`text[${i}] = ${c} is outside the alphabet [0, ${alphabetSize})`);
-    }
-    TT[i] = c << 1;
+    if (!(c >= 0 && c < alphabetSize) || c !== Math.floor(c)) throw badSymbol(i, c, alphabetSize);
+    if (c > max) max = c;
+    TT[i] = c << 1; // garbage when c >= 2^30; rankReduce below rewrites TT then
   }
+  // Bucket tables are sized by the largest symbol; sparse or huge ids (beyond what the shifted
+  // Int32 can hold, or far above n) are replaced by their rank among the distinct symbols first.
+  let K = max + 1;
+  if (max >= 0x3fffffff || K > Math.max(n, 65536)) K = rankReduce(text, TT);
   if (n === 1) SA[0] = 0;
-  else saisCore(TT, SA, n, alphabetSize);
+  else saisCore(TT, SA, n, K);
   return SA;
+}
+
+/** Writes rank(text[i]) << 1 into TT (ranks among the distinct symbols); returns their count. */
+function rankReduce(text: ArrayLike<number>, TT: Int32Array): number {
+  const n = TT.length;
+  const sorted = Float64Array.from({ length: n }, (_, i) => text[i]).sort();
+  let m = 0;
+  for (let i = 0; i < n; i++) if (m === 0 || sorted[m - 1] !== sorted[i]) sorted[m++] = sorted[i];
+  if (m > 0x3fffffff) throw new RangeError(`the TypeScript SA-IS handles < 2^30 distinct symbols, got ${m}`);
+  for (let i = 0; i < n; i++) {
+    const c = text[i];
+    let lo = 0;
+    let hi = m;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid] < c) lo = mid + 1;
+      else hi = mid;
+    }
+    TT[i] = lo << 1;
+  }
+  return m;
 }
 
 function bucketStarts(C: Int32Array, B: Int32Array, K: number): void {
