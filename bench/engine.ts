@@ -25,7 +25,7 @@ import {
   Rng,
   targetShape,
 } from '@openledger/model';
-import { getKernels } from '@openledger/tensor';
+import { getKernels, type Kernels } from '@openledger/tensor';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -69,18 +69,68 @@ function baseModel(): { model: LlamaModel; source: string } {
   }
 }
 
-/** FLOPs of one LoRA training token (base frozen): forward + input gradients + LoRA grads + attention. */
+/**
+ * Matmul FLOPs of one LoRA training token (base frozen), counting only products the engine runs
+ * (2 FLOPs per multiply-add; elementwise work such as norms, softmax, SwiGLU, RoPE and the
+ * cross-entropy is not counted):
+ *   - forward: every linear layer and the lm head, 2·in·out;
+ *   - input gradients: 2·in·out for each linear and the lm head, except the first layer's q, k, v
+ *     projections, whose input gradient would only feed the frozen token embedding and is skipped;
+ *     no weight gradients of the frozen base;
+ *   - LoRA, per adapted target: forward 2·r·(in+out); backward dt = dy·B 2·r·out, dB 2·r·out,
+ *     dA 2·r·in, and dx += dt·A 2·r·in (again not for the first layer's q, k, v);
+ *   - attention over the full T×T score matrix that the sgemms compute (the causal upper triangle is
+ *     computed and masked, so it is counted): forward q·kᵀ and P·v, 4·T·dim per token and layer;
+ *     backward dP, dV, dQ, dK, twice that.
+ */
 function loraTrainFlopsPerToken(model: LlamaModel, rank: number, targets: string[], T: number): number {
   const c = model.config;
-  const linear = paramCount(c) - c.vocabSize * c.dim * (c.tiedEmbeddings ? 1 : 2) + c.vocabSize * c.dim; // + lm head
-  let lora = 0;
-  for (const t of targets) {
-    const [i, o] = targetShape(c, t as 'q');
-    lora += c.nLayers * rank * (i + o);
+  const kvDim = c.nKvHeads * headDim(c);
+  const layerShapes: Record<string, [number, number]> = {
+    q: [c.dim, c.dim],
+    k: [c.dim, kvDim],
+    v: [c.dim, kvDim],
+    o: [c.dim, c.dim],
+    gate: [c.dim, c.ffnDim],
+    up: [c.dim, c.ffnDim],
+    down: [c.ffnDim, c.dim],
+  };
+  const firstLayerSkipped = new Set(['q', 'k', 'v']);
+  let flops = 2 * 2 * c.vocabSize * c.dim; // lm head: forward and input gradient
+  for (let l = 0; l < c.nLayers; l++) {
+    for (const [name, [i, o]] of Object.entries(layerShapes)) {
+      const inputGrad = !(l === 0 && firstLayerSkipped.has(name));
+      flops += 2 * i * o * (inputGrad ? 2 : 1);
+      if (targets.includes(name)) {
+        const [ti, to] = targetShape(c, name as 'q');
+        flops += 2 * rank * (ti + to) + 2 * rank * to * 2 + 2 * rank * ti * (inputGrad ? 2 : 1);
+      }
+    }
+    flops += 3 * 4 * T * c.dim; // attention: forward 4·T·dim, backward twice that
   }
-  const attn = c.nLayers * 2 * 2 * T * c.dim; // QKᵀ and PV per token (full T×T computed)
-  // forward 2·W, input-gradient 2·W (no weight gradient); LoRA 6·params; attention fwd 1×, bwd 2×
-  return 4 * linear + 6 * lora + 3 * attn;
+  return flops;
+}
+
+/** Matmul FLOPs requested from the active kernels while fn runs (the kernel object is wrapped meanwhile). */
+function sgemmFlops(fn: () => void): number {
+  const K = getKernels() as { -readonly [P in keyof Kernels]: Kernels[P] };
+  const { sgemm, sgemmStridedBatched } = K;
+  let flops = 0;
+  K.sgemm = (...a) => {
+    flops += 2 * a[2] * a[3] * a[4];
+    sgemm(...a);
+  };
+  K.sgemmStridedBatched = (...a) => {
+    flops += 2 * a[2] * a[3] * a[4] * a[16];
+    sgemmStridedBatched(...a);
+  };
+  try {
+    fn();
+  } finally {
+    K.sgemm = sgemm;
+    K.sgemmStridedBatched = sgemmStridedBatched;
+  }
+  return flops;
 }
 
 /** LoRA (rank 8, all seven targets) training tokens/s and MFU for one model. */
@@ -100,6 +150,10 @@ function loraTrainRate(model: LlamaModel, peak: number, B: number) {
     return B * T;
   }, 6);
   const flopsPerToken = loraTrainFlopsPerToken(model, rank, [...targets], T);
+  // The formula checked against what one step actually asks of sgemm (2·m·n·k per call).
+  const counted = sgemmFlops(() => trainer.step(batch)) / (B * T);
+  if (counted !== flopsPerToken)
+    throw new Error(`FLOP formula ${flopsPerToken} per token, sgemm calls of one step ${counted}`);
   return {
     batch: B,
     seqLen: T,
@@ -109,6 +163,7 @@ function loraTrainRate(model: LlamaModel, peak: number, B: number) {
     tokensPerSec: Math.round(tokS),
     tokensPerSecWall: Math.round(tokSWall),
     flopsPerToken,
+    flopsCountedFromSgemmCalls: counted,
     gflops: Number(((tokS * flopsPerToken) / 1e9).toFixed(2)),
     mfu: Number(((tokS * flopsPerToken) / (peak * 1e9)).toFixed(3)),
   };

@@ -100,6 +100,7 @@ export {
   mergeLora,
   type NamedParam,
   namedParams,
+  Workspace,
   zeroWeights,
 } from './model.ts';
 export { writeModelCard } from './model-card.ts';

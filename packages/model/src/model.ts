@@ -203,15 +203,68 @@ export function mergeLora(
 // ---------------------------------------------------------------------------------------------
 // Forward with saved activations (training / scoring).
 
-/** Saved state of one LoRA branch: the (dropped-out) input and t = x·Aᵀ. */
-interface LoraAct {
+/**
+ * Buffers that forward / backward reuse from one call to the next at the same shape (a training
+ * loop). Without one, every step allocates its activations afresh — on the shipped model about
+ * 100 MB of Float32Arrays per step, whose page faults and garbage collection cost more than the
+ * elementwise kernels. Activations from a forward that used a workspace stay valid until the next
+ * forward with that workspace; buffers are not cleared between uses, so every user overwrites
+ * (sgemm with beta = 0, kernels that write their whole output) before it accumulates.
+ */
+export class Workspace {
+  private readonly f32s = new Map<string, Float32Array>();
+  private readonly i32s = new Map<string, Int32Array>();
+
+  /** n floats for `key`, reused across calls (contents unspecified). */
+  f32(key: string, n: number): Float32Array {
+    let b = this.f32s.get(key);
+    if (!b || b.length !== n) {
+      b = new Float32Array(n);
+      this.f32s.set(key, b);
+    }
+    return b;
+  }
+
+  i32(key: string, n: number): Int32Array {
+    let b = this.i32s.get(key);
+    if (!b || b.length !== n) {
+      b = new Int32Array(n);
+      this.i32s.set(key, b);
+    }
+    return b;
+  }
+}
+
+type Alloc = (key: string, n: number) => Float32Array;
+const allocator = (ws: Workspace | null | undefined): Alloc =>
+  ws ? (key, n) => ws.f32(key, n) : (_key, n) => new Float32Array(n);
+
+/** One adapted target inside a LoRA group: its pair and its output width. */
+interface LoraMember {
+  target: LoraTarget;
   pair: LoraPair;
+  outDim: number;
+}
+
+/**
+ * Saved state of the LoRA branches of targets that read the same input (q, k, v read h1; gate, up
+ * read h2). Their A matrices are stacked into one (members·rank)×in matrix so that t = x·Aᵀ is one
+ * sgemm for the group and, in backward, dA and the input gradient dt·A are one sgemm each, instead
+ * of one per target with n = rank (8): such thin products run far below sgemm peak. With dropout
+ * every target draws its own mask (PEFT semantics), so each target is then a group of its own.
+ */
+interface LoraGroup {
+  members: LoraMember[];
   scale: number;
   rank: number;
-  /** Dropout multipliers (0 or 1/(1-p)) when dropout was applied, else null. */
+  inDim: number;
+  /** Dropout multipliers (0 or 1/(1-p)) when dropout was applied, else null (only for one member). */
   mask: Float32Array | null;
-  xd: Float32Array; // [N][in]
-  t: Float32Array; // [N][rank]
+  xd: Float32Array; // [N][in], the (dropped-out) input
+  /** Stacked A, (members·rank)×in; the member's own A when the group has one member. */
+  aCat: Float32Array;
+  /** t = xd·aCatᵀ, [N][members·rank]; member i's t is columns i·rank … i·rank+rank-1. */
+  t: Float32Array;
 }
 
 interface LayerActs {
@@ -229,7 +282,11 @@ interface LayerActs {
   gate: Float32Array; // [N][ffn]
   up: Float32Array;
   act: Float32Array; // silu(gate)·up
-  lora: Partial<Record<LoraTarget, LoraAct>>;
+  /** LoRA groups reading h1 (q, k, v), o, h2 (gate, up) and act (down). */
+  loraQkv: LoraGroup[];
+  loraO: LoraGroup[];
+  loraGateUp: LoraGroup[];
+  loraDown: LoraGroup[];
 }
 
 export interface Activations {
@@ -250,6 +307,8 @@ export interface ForwardOptions {
   training?: boolean;
   /** Seed for dropout masks. */
   seed?: number;
+  /** Reuse buffers across calls (see Workspace); the result is valid until its next forward. */
+  workspace?: Workspace | null;
 }
 
 function checkTokens(c: LlamaConfig, tokens: Int32Array, B: number, T: number): void {
@@ -263,35 +322,63 @@ function checkTokens(c: LlamaConfig, tokens: Int32Array, B: number, T: number): 
       throw invalid('tokens', `token ${tokens[i]} at ${i} outside vocabulary 0..${c.vocabSize - 1}`);
 }
 
-/** y[N][out] = x·Wᵀ (+ scale·(drop(x)·Aᵀ)·Bᵀ), saving the LoRA branch state into `acts`. */
-function linear(
+interface LoraRun {
+  rank: number;
+  scale: number;
+  dropout: number;
+  rng: Rng | null;
+}
+
+/**
+ * The LoRA branches of `members` (all reading x): y_i += scale·(drop(x)·A_iᵀ)·B_iᵀ, where y_i is
+ * outputs[i]. Returns the saved groups (one, or one per member when dropout is on).
+ */
+function loraForward(
   K: Kernels,
   x: Float32Array,
   N: number,
   inDim: number,
-  W: Float32Array,
-  outDim: number,
-  y: Float32Array,
-  lora: { pair: LoraPair; rank: number; scale: number; dropout: number; rng: Rng | null } | null,
-): LoraAct | null {
-  K.sgemm(false, true, N, outDim, inDim, 1, x, inDim, W, inDim, 0, y, outDim);
-  if (!lora) return null;
-  const { pair, rank, scale } = lora;
-  let mask: Float32Array | null = null;
-  let xd = x;
-  if (lora.rng && lora.dropout > 0) {
-    mask = new Float32Array(N * inDim);
-    xd = new Float32Array(N * inDim);
-    const keep = 1 / (1 - lora.dropout);
-    for (let i = 0; i < mask.length; i++) {
-      mask[i] = lora.rng.next() < lora.dropout ? 0 : keep;
-      xd[i] = x[i] * mask[i];
+  members: LoraMember[],
+  outputs: Float32Array[],
+  run: LoraRun,
+  alloc: Alloc,
+  key: string,
+): LoraGroup[] {
+  if (members.length === 0) return [];
+  const { rank: r, scale } = run;
+  const dropping = run.rng !== null && run.dropout > 0;
+  const groups: LoraGroup[] = [];
+  const parts = dropping ? members.map((m) => [m]) : [members];
+  parts.forEach((part, pi) => {
+    let mask: Float32Array | null = null;
+    let xd = x;
+    if (dropping) {
+      mask = alloc(`${key}.${pi}.mask`, N * inDim);
+      xd = alloc(`${key}.${pi}.xd`, N * inDim);
+      const keep = 1 / (1 - run.dropout);
+      const rng = run.rng!;
+      for (let i = 0; i < mask.length; i++) {
+        mask[i] = rng.next() < run.dropout ? 0 : keep;
+        xd[i] = x[i] * mask[i];
+      }
     }
-  }
-  const t = new Float32Array(N * rank);
-  K.sgemm(false, true, N, rank, inDim, 1, xd, inDim, pair.a, inDim, 0, t, rank);
-  K.sgemm(false, true, N, outDim, rank, scale, t, rank, pair.b, rank, 1, y, outDim);
-  return { pair, scale, rank, mask, xd, t };
+    const width = part.length * r;
+    let aCat = part[0].pair.a;
+    if (part.length > 1) {
+      aCat = alloc(`${key}.${pi}.a`, width * inDim);
+      part.forEach((m, i) => {
+        aCat.set(m.pair.a.subarray(0, r * inDim), i * r * inDim);
+      });
+    }
+    const t = alloc(`${key}.${pi}.t`, N * width);
+    K.sgemm(false, true, N, width, inDim, 1, xd, inDim, aCat, inDim, 0, t, width);
+    part.forEach((m, i) => {
+      const y = outputs[members.indexOf(m)];
+      K.sgemm(false, true, N, m.outDim, r, scale, t.subarray(i * r), width, m.pair.b, r, 1, y, m.outDim);
+    });
+    groups.push({ members: part, scale, rank: r, inDim, mask, xd, aCat, t });
+  });
+  return groups;
 }
 
 /**
@@ -377,69 +464,120 @@ export function forward(
   if (lora && lora.layers.length !== c.nLayers)
     throw invalid('lora.layers', `has ${lora.layers.length} layers, model has ${c.nLayers}`);
   const rng = opts.training && lora && lora.config.dropout > 0 ? new Rng(opts.seed ?? 0) : null;
-  const positions = new Int32Array(N);
+  const alloc = allocator(opts.workspace);
+  const positions = opts.workspace ? opts.workspace.i32('positions', N) : new Int32Array(N);
   for (let i = 0; i < N; i++) positions[i] = i % T;
+  const run: LoraRun | null = lora
+    ? { rank: lora.config.rank, scale: loraScale(lora.config), dropout: lora.config.dropout, rng }
+    : null;
 
   // token embedding
-  let x = new Float32Array(N * D);
+  let x = alloc('x0', N * D);
   for (let i = 0; i < N; i++) x.set(w.tokEmb.subarray(tokens[i] * D, (tokens[i] + 1) * D), i * D);
 
   const layers: LayerActs[] = [];
   for (let l = 0; l < c.nLayers; l++) {
     const lw = w.layers[l];
     const ll = lora?.layers[l];
-    const branch = (t: LoraTarget) => {
-      const pair = ll?.[t];
-      if (!pair || !lora) return null;
-      return {
-        pair,
-        rank: lora.config.rank,
-        scale: loraScale(lora.config),
-        dropout: lora.config.dropout,
-        rng,
-      };
+    const p = `l${l}.`;
+    // The adapted targets among `ts`, with their outputs, in LORA_TARGETS order.
+    const adapted = (ts: [LoraTarget, Float32Array, number][]) => {
+      const members: LoraMember[] = [];
+      const outputs: Float32Array[] = [];
+      for (const [t, y, outDim] of ts) {
+        const pair = ll?.[t];
+        if (!pair) continue;
+        members.push({ target: t, pair, outDim });
+        outputs.push(y);
+      }
+      return { members, outputs };
     };
-    const a = { xIn: x, lora: {} } as LayerActs;
-    const save = (t: LoraTarget, s: LoraAct | null) => {
-      if (s) a.lora[t] = s;
+    const branch = (
+      inp: Float32Array,
+      inDim: number,
+      ts: [LoraTarget, Float32Array, number][],
+      key: string,
+    ) => {
+      if (!run) return [];
+      const { members, outputs } = adapted(ts);
+      return loraForward(K, inp, N, inDim, members, outputs, run, alloc, p + key);
     };
     // attention block
-    a.h1 = new Float32Array(N * D);
-    a.inv1 = K.rmsnorm(a.h1, x, lw.attnNorm, N, D, c.normEps);
-    a.q = new Float32Array(N * D);
-    a.k = new Float32Array(N * kvDim);
-    a.v = new Float32Array(N * kvDim);
-    save('q', linear(K, a.h1, N, D, lw.wq, D, a.q, branch('q')));
-    save('k', linear(K, a.h1, N, D, lw.wk, kvDim, a.k, branch('k')));
-    save('v', linear(K, a.h1, N, D, lw.wv, kvDim, a.v, branch('v')));
-    K.ropeAt(a.q, positions, c.nHeads, hd, c.ropeTheta, false);
-    K.ropeAt(a.k, positions, c.nKvHeads, hd, c.ropeTheta, false);
-    a.att = new Float32Array(B * c.nHeads * T * T);
-    a.o = new Float32Array(N * D);
-    attention(K, c, a.q, a.k, a.v, B, T, a.att, a.o);
-    const attnOut = new Float32Array(N * D);
-    save('o', linear(K, a.o, N, D, lw.wo, D, attnOut, branch('o')));
-    a.xMid = new Float32Array(N * D);
-    for (let i = 0; i < N * D; i++) a.xMid[i] = x[i] + attnOut[i];
+    const h1 = alloc(`${p}h1`, N * D);
+    const inv1 = K.rmsnorm(h1, x, lw.attnNorm, N, D, c.normEps, alloc(`${p}inv1`, N));
+    const q = alloc(`${p}q`, N * D);
+    const k = alloc(`${p}k`, N * kvDim);
+    const v = alloc(`${p}v`, N * kvDim);
+    K.sgemm(false, true, N, D, D, 1, h1, D, lw.wq, D, 0, q, D);
+    K.sgemm(false, true, N, kvDim, D, 1, h1, D, lw.wk, D, 0, k, kvDim);
+    K.sgemm(false, true, N, kvDim, D, 1, h1, D, lw.wv, D, 0, v, kvDim);
+    const loraQkv = branch(
+      h1,
+      D,
+      [
+        ['q', q, D],
+        ['k', k, kvDim],
+        ['v', v, kvDim],
+      ],
+      'qkv',
+    );
+    K.ropeAt(q, positions, c.nHeads, hd, c.ropeTheta, false);
+    K.ropeAt(k, positions, c.nKvHeads, hd, c.ropeTheta, false);
+    const att = alloc(`${p}att`, B * c.nHeads * T * T);
+    const o = alloc(`${p}o`, N * D);
+    attention(K, c, q, k, v, B, T, att, o);
+    // residual: xMid = x + o·Woᵀ (+ LoRA), the projection accumulating onto a copy of x
+    const xMid = alloc(`${p}xMid`, N * D);
+    xMid.set(x);
+    K.sgemm(false, true, N, D, D, 1, o, D, lw.wo, D, 1, xMid, D);
+    const loraO = branch(o, D, [['o', xMid, D]], 'o');
     // MLP block
-    a.h2 = new Float32Array(N * D);
-    a.inv2 = K.rmsnorm(a.h2, a.xMid, lw.ffnNorm, N, D, c.normEps);
-    a.gate = new Float32Array(N * F);
-    a.up = new Float32Array(N * F);
-    save('gate', linear(K, a.h2, N, D, lw.wGate, F, a.gate, branch('gate')));
-    save('up', linear(K, a.h2, N, D, lw.wUp, F, a.up, branch('up')));
-    a.act = new Float32Array(N * F);
-    K.swiglu(a.act, a.gate, a.up, N * F);
-    const mlpOut = new Float32Array(N * D);
-    save('down', linear(K, a.act, N, F, lw.wDown, D, mlpOut, branch('down')));
-    const xOut = new Float32Array(N * D);
-    for (let i = 0; i < N * D; i++) xOut[i] = a.xMid[i] + mlpOut[i];
-    layers.push(a);
+    const h2 = alloc(`${p}h2`, N * D);
+    const inv2 = K.rmsnorm(h2, xMid, lw.ffnNorm, N, D, c.normEps, alloc(`${p}inv2`, N));
+    const gate = alloc(`${p}gate`, N * F);
+    const up = alloc(`${p}up`, N * F);
+    K.sgemm(false, true, N, F, D, 1, h2, D, lw.wGate, D, 0, gate, F);
+    K.sgemm(false, true, N, F, D, 1, h2, D, lw.wUp, D, 0, up, F);
+    const loraGateUp = branch(
+      h2,
+      D,
+      [
+        ['gate', gate, F],
+        ['up', up, F],
+      ],
+      'gu',
+    );
+    const act = alloc(`${p}act`, N * F);
+    K.swiglu(act, gate, up, N * F);
+    const xOut = alloc(`${p}xOut`, N * D);
+    xOut.set(xMid);
+    K.sgemm(false, true, N, D, F, 1, act, F, lw.wDown, F, 1, xOut, D);
+    const loraDown = branch(act, F, [['down', xOut, D]], 'down');
+    layers.push({
+      xIn: x,
+      h1,
+      inv1,
+      q,
+      k,
+      v,
+      att,
+      o,
+      xMid,
+      h2,
+      inv2,
+      gate,
+      up,
+      act,
+      loraQkv,
+      loraO,
+      loraGateUp,
+      loraDown,
+    });
     x = xOut;
   }
-  const hF = new Float32Array(N * D);
-  const invF = K.rmsnorm(hF, x, w.finalNorm, N, D, c.normEps);
-  const logits = new Float32Array(N * V);
+  const hF = alloc('hF', N * D);
+  const invF = K.rmsnorm(hF, x, w.finalNorm, N, D, c.normEps, alloc('invF', N));
+  const logits = alloc('logits', N * V);
   K.sgemm(false, true, N, V, D, 1, hF, D, w.output, D, 0, logits, V);
   return { B, T, tokens, positions, layers, xFinal: x, hF, invF, logits };
 }
@@ -457,9 +595,11 @@ export interface BackwardOptions {
    * accumulated (+=). Exact because sequences do not interact in the forward.
    */
   perExampleLoraGrads?: LoraAdapter[] | null;
+  /** Reuse scratch buffers across calls (see Workspace). */
+  workspace?: Workspace | null;
 }
 
-/** dx (+)= dy·W, dW += dyᵀ·x, and the LoRA branch's dA, dB, dx contribution. */
+/** dx (+)= dy·W (skipped when dx is null) and, when dW is given, dW += dyᵀ·x. */
 function linearBackward(
   K: Kernels,
   dy: Float32Array,
@@ -468,60 +608,127 @@ function linearBackward(
   inDim: number,
   W: Float32Array,
   outDim: number,
-  dx: Float32Array,
+  dx: Float32Array | null,
   accumulateDx: boolean,
   dW: Float32Array | null,
-  la: LoraAct | null,
-  dLora: LoraPair | null,
-  perExample: { T: number; pairs: LoraPair[] } | null,
 ): void {
-  K.sgemm(false, false, N, inDim, outDim, 1, dy, outDim, W, inDim, accumulateDx ? 1 : 0, dx, inDim);
+  if (dx) K.sgemm(false, false, N, inDim, outDim, 1, dy, outDim, W, inDim, accumulateDx ? 1 : 0, dx, inDim);
   if (dW) K.sgemm(true, false, outDim, inDim, N, 1, dy, outDim, x, inDim, 1, dW, inDim);
-  if (!la) return;
-  const { pair, rank: r, scale } = la;
-  // dt = scale · dy·B   [N][r]
-  const dt = new Float32Array(N * r);
-  K.sgemm(false, false, N, r, outDim, scale, dy, outDim, pair.b, r, 0, dt, r);
+}
+
+/**
+ * Backward of one LoRA group: dt = scale·dy_i·B_i into the group's columns, dB_i += scale·dy_iᵀ·t_i,
+ * dA += dtᵀ·xd (one sgemm for the stacked A, then split), per-example dA, dB per sequence, and
+ * dx += (dt·aCat) ⊙ mask unless dx is null (nothing upstream needs it).
+ */
+function loraBackward(
+  K: Kernels,
+  grp: LoraGroup,
+  dys: Partial<Record<LoraTarget, Float32Array>>,
+  N: number,
+  dx: Float32Array | null,
+  dLora: Partial<Record<LoraTarget, LoraPair>> | null,
+  perExample: { T: number; layers: Partial<Record<LoraTarget, LoraPair>>[] } | null,
+  alloc: Alloc,
+): void {
+  const { members, rank: r, scale, inDim } = grp;
+  const width = members.length * r;
+  const dt = alloc(`dt${width}`, N * width);
+  members.forEach((m, i) => {
+    const dy = dys[m.target]!;
+    K.sgemm(false, false, N, r, m.outDim, scale, dy, m.outDim, m.pair.b, r, 0, dt.subarray(i * r), width);
+  });
   if (dLora) {
-    K.sgemm(true, false, outDim, r, N, scale, dy, outDim, la.t, r, 1, dLora.b, r); // dB += scale·dyᵀ·t
-    K.sgemm(true, false, r, inDim, N, 1, dt, r, la.xd, inDim, 1, dLora.a, inDim); // dA += dtᵀ·xd
-  }
-  if (perExample) {
-    const T = perExample.T;
-    perExample.pairs.forEach((g, b) => {
-      const rows = b * T;
-      const dyb = dy.subarray(rows * outDim);
-      K.sgemm(true, false, outDim, r, T, scale, dyb, outDim, la.t.subarray(rows * r), r, 1, g.b, r);
+    members.forEach((m, i) => {
+      const dy = dys[m.target]!;
+      // dB += scale·dyᵀ·t
       K.sgemm(
         true,
         false,
+        m.outDim,
         r,
-        inDim,
-        T,
+        N,
+        scale,
+        dy,
+        m.outDim,
+        grp.t.subarray(i * r),
+        width,
         1,
-        dt.subarray(rows * r),
+        dLora[m.target]!.b,
         r,
-        la.xd.subarray(rows * inDim),
-        inDim,
-        1,
-        g.a,
-        inDim,
       );
     });
+    if (members.length === 1) {
+      K.sgemm(true, false, r, inDim, N, 1, dt, width, grp.xd, inDim, 1, dLora[members[0].target]!.a, inDim);
+    } else {
+      const dA = alloc(`dA${width}x${inDim}`, width * inDim);
+      K.sgemm(true, false, width, inDim, N, 1, dt, width, grp.xd, inDim, 0, dA, inDim);
+      members.forEach((m, i) => {
+        const into = dLora[m.target]!.a;
+        const from = dA.subarray(i * r * inDim, (i + 1) * r * inDim);
+        for (let j = 0; j < from.length; j++) into[j] += from[j];
+      });
+    }
   }
-  // dx += (dt·A) ⊙ mask
-  if (!la.mask) {
-    K.sgemm(false, false, N, inDim, r, 1, dt, r, pair.a, inDim, 1, dx, inDim);
+  if (perExample) {
+    const T = perExample.T;
+    perExample.layers.forEach((g, b) => {
+      const rows = b * T;
+      members.forEach((m, i) => {
+        const dyb = dys[m.target]!.subarray(rows * m.outDim);
+        const pair = g[m.target]!;
+        K.sgemm(
+          true,
+          false,
+          m.outDim,
+          r,
+          T,
+          scale,
+          dyb,
+          m.outDim,
+          grp.t.subarray(rows * width + i * r),
+          width,
+          1,
+          pair.b,
+          r,
+        );
+        K.sgemm(
+          true,
+          false,
+          r,
+          inDim,
+          T,
+          1,
+          dt.subarray(rows * width + i * r),
+          width,
+          grp.xd.subarray(rows * inDim),
+          inDim,
+          1,
+          pair.a,
+          inDim,
+        );
+      });
+    });
+  }
+  if (!dx) return;
+  if (!grp.mask) {
+    K.sgemm(false, false, N, inDim, width, 1, dt, width, grp.aCat, inDim, 1, dx, inDim);
   } else {
-    const tmp = new Float32Array(N * inDim);
-    K.sgemm(false, false, N, inDim, r, 1, dt, r, pair.a, inDim, 0, tmp, inDim);
-    for (let i = 0; i < tmp.length; i++) dx[i] += tmp[i] * la.mask[i];
+    const tmp = alloc(`dxLora${inDim}`, N * inDim);
+    K.sgemm(false, false, N, inDim, width, 1, dt, width, grp.aCat, inDim, 0, tmp, inDim);
+    const mask = grp.mask;
+    for (let i = 0; i < tmp.length; i++) dx[i] += tmp[i] * mask[i];
   }
+}
+
+function addInto(dst: Float32Array, src: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) dst[i] += src[i];
 }
 
 /**
  * Backpropagates dlogits ([N][vocab], e.g. from crossEntropy) through the network. Base weight
- * gradients are only computed when `grads` is given; input gradients always flow (LoRA needs them).
+ * gradients are only computed when `grads` is given; input gradients flow as far as something
+ * needs them (with the base frozen, not below the first layer's q, k, v projections).
  */
 export function backward(
   model: LlamaModel,
@@ -543,123 +750,72 @@ export function backward(
   const lg = opts.loraGrads ?? null;
   const pe = opts.perExampleLoraGrads ?? null;
   if (pe && pe.length !== B) throw invalid('perExampleLoraGrads', `needs ${B} buffers, got ${pe.length}`);
+  // Scratch for the backward pass; layers reuse it (each buffer is overwritten before it is read).
+  const alloc = allocator(opts.workspace);
+  const sink = new Float32Array(D); // norm-weight gradients nobody asked for
+  const dhF = alloc('b.dh', N * D);
+  const dAct = alloc('b.dAct', N * F);
+  const dGate = alloc('b.dGate', N * F);
+  const dUp = alloc('b.dUp', N * F);
+  const dh2 = alloc('b.dh2', N * D);
+  const dxMid = alloc('b.dxMid', N * D);
+  const dO = alloc('b.dO', N * D);
+  const dq = alloc('b.dq', N * D);
+  const dk = alloc('b.dk', N * kvDim);
+  const dv = alloc('b.dv', N * kvDim);
+  const dh1 = alloc('b.dh1', N * D);
+  const group = c.nHeads / c.nKvHeads;
+  const dP = alloc('b.dP', group * T * T);
+  // the residual gradient alternates between two buffers, layer by layer
+  let dx = alloc('b.dx0', N * D);
+  let dxNext = alloc('b.dx1', N * D);
 
   // lm head and final norm
-  const dhF = new Float32Array(N * D);
   K.sgemm(false, false, N, D, V, 1, dlogits, V, w.output, D, 0, dhF, D);
   if (g) K.sgemm(true, false, V, D, N, 1, dlogits, V, acts.hF, D, 1, g.output, D);
-  let dx = new Float32Array(N * D);
-  K.rmsnormBackward(
-    dx,
-    g ? g.finalNorm : new Float32Array(D),
-    dhF,
-    acts.xFinal,
-    w.finalNorm,
-    acts.invF,
-    N,
-    D,
-  );
+  K.rmsnormBackward(dx, g ? g.finalNorm : sink, dhF, acts.xFinal, w.finalNorm, acts.invF, N, D);
 
-  const group = c.nHeads / c.nKvHeads;
   const scale = 1 / Math.sqrt(hd);
-  const dP = new Float32Array((c.nHeads / c.nKvHeads) * T * T);
   for (let l = c.nLayers - 1; l >= 0; l--) {
     const a = acts.layers[l];
     const lw = w.layers[l];
     const lgw = g ? g.layers[l] : null;
-    const branch = (t: LoraTarget) => a.lora[t] ?? null;
-    const dBranch = (t: LoraTarget) => (lg && a.lora[t] ? lg.layers[l][t]! : null);
-    const peBranch = (t: LoraTarget) =>
-      pe && a.lora[t] ? { T, pairs: pe.map((p) => p.layers[l][t]!) } : null;
+    const dLora = lg ? lg.layers[l] : null;
+    const perEx = pe ? { T, layers: pe.map((p) => p.layers[l]) } : null;
+    const loraBack = (
+      groups: LoraGroup[],
+      dys: Partial<Record<LoraTarget, Float32Array>>,
+      into: Float32Array | null,
+    ) => {
+      for (const grp of groups) loraBackward(K, grp, dys, N, into, dLora, perEx, alloc);
+    };
 
     // MLP block: xOut = xMid + down(swiglu(gate(h2), up(h2)))
-    const dAct = new Float32Array(N * F);
-    linearBackward(
-      K,
-      dx,
-      a.act,
-      N,
-      F,
-      lw.wDown,
-      D,
-      dAct,
-      false,
-      lgw?.wDown ?? null,
-      branch('down'),
-      dBranch('down'),
-      peBranch('down'),
-    );
-    const dGate = new Float32Array(N * F);
-    const dUp = new Float32Array(N * F);
+    linearBackward(K, dx, a.act, N, F, lw.wDown, D, dAct, false, lgw?.wDown ?? null);
+    loraBack(a.loraDown, { down: dx }, dAct);
     K.swigluBackward(dGate, dUp, dAct, a.gate, a.up, N * F);
-    const dh2 = new Float32Array(N * D);
-    linearBackward(
-      K,
-      dGate,
-      a.h2,
-      N,
-      D,
-      lw.wGate,
-      F,
-      dh2,
-      false,
-      lgw?.wGate ?? null,
-      branch('gate'),
-      dBranch('gate'),
-      peBranch('gate'),
-    );
-    linearBackward(
-      K,
-      dUp,
-      a.h2,
-      N,
-      D,
-      lw.wUp,
-      F,
-      dh2,
-      true,
-      lgw?.wUp ?? null,
-      branch('up'),
-      dBranch('up'),
-      peBranch('up'),
-    );
-    const dxMid = new Float32Array(N * D);
-    K.rmsnormBackward(dxMid, lgw ? lgw.ffnNorm : new Float32Array(D), dh2, a.xMid, lw.ffnNorm, a.inv2, N, D);
-    for (let i = 0; i < N * D; i++) dxMid[i] += dx[i];
+    linearBackward(K, dGate, a.h2, N, D, lw.wGate, F, dh2, false, lgw?.wGate ?? null);
+    linearBackward(K, dUp, a.h2, N, D, lw.wUp, F, dh2, true, lgw?.wUp ?? null);
+    loraBack(a.loraGateUp, { gate: dGate, up: dUp }, dh2);
+    K.rmsnormBackward(dxMid, lgw ? lgw.ffnNorm : sink, dh2, a.xMid, lw.ffnNorm, a.inv2, N, D);
+    addInto(dxMid, dx, N * D);
 
     // attention block: xMid = xIn + o(attn(rope(q(h1)), rope(k(h1)), v(h1)))
-    const dO = new Float32Array(N * D);
-    linearBackward(
-      K,
-      dxMid,
-      a.o,
-      N,
-      D,
-      lw.wo,
-      D,
-      dO,
-      false,
-      lgw?.wo ?? null,
-      branch('o'),
-      dBranch('o'),
-      peBranch('o'),
-    );
-    const dq = new Float32Array(N * D);
-    const dk = new Float32Array(N * kvDim);
-    const dv = new Float32Array(N * kvDim);
+    linearBackward(K, dxMid, a.o, N, D, lw.wo, D, dO, false, lgw?.wo ?? null);
+    loraBack(a.loraO, { o: dxMid }, dO);
     for (let b = 0; b < B; b++) {
-      for (let g = 0; g < c.nKvHeads; g++) {
-        const h0 = b * c.nHeads + g * group;
+      for (let gi = 0; gi < c.nKvHeads; gi++) {
+        const h0 = b * c.nHeads + gi * group;
         const Pg = a.att.subarray(h0 * T * T, (h0 + group) * T * T);
-        const qOff = b * T * D + g * group * hd;
-        const kOff = b * T * kvDim + g * hd;
+        const qOff = b * T * D + gi * group * hd;
+        const kOff = b * T * kvDim + gi * hd;
         const dObg = dO.subarray(qOff);
         const vbg = a.v.subarray(kOff);
         const kbg = a.k.subarray(kOff);
         // dP = dO·vᵀ for the group's heads
         K.sgemmStridedBatched(false, true, T, T, hd, 1, dObg, D, hd, vbg, kvDim, 0, 0, dP, T, T * T, group);
         for (let j = 0; j < group; j++) {
-          // dv += Pᵀ·dO (heads of a group accumulate into one kv head)
+          // dv (=, then +=) Pᵀ·dO: the heads of a group share one kv head
           K.sgemm(
             true,
             false,
@@ -671,7 +827,7 @@ export function backward(
             T,
             dO.subarray(qOff + j * hd),
             D,
-            1,
+            j === 0 ? 0 : 1,
             dv.subarray(kOff),
             kvDim,
           );
@@ -697,7 +853,7 @@ export function backward(
           group,
         );
         for (let j = 0; j < group; j++) {
-          // dk += scale·dSᵀ·q
+          // dk (=, then +=) scale·dSᵀ·q
           K.sgemm(
             true,
             false,
@@ -709,7 +865,7 @@ export function backward(
             T,
             a.q.subarray(qOff + j * hd),
             D,
-            1,
+            j === 0 ? 0 : 1,
             dk.subarray(kOff),
             kvDim,
           );
@@ -718,56 +874,18 @@ export function backward(
     }
     K.ropeAt(dq, acts.positions, c.nHeads, hd, c.ropeTheta, true);
     K.ropeAt(dk, acts.positions, c.nKvHeads, hd, c.ropeTheta, true);
-    const dh1 = new Float32Array(N * D);
-    linearBackward(
-      K,
-      dq,
-      a.h1,
-      N,
-      D,
-      lw.wq,
-      D,
-      dh1,
-      false,
-      lgw?.wq ?? null,
-      branch('q'),
-      dBranch('q'),
-      peBranch('q'),
-    );
-    linearBackward(
-      K,
-      dk,
-      a.h1,
-      N,
-      D,
-      lw.wk,
-      kvDim,
-      dh1,
-      true,
-      lgw?.wk ?? null,
-      branch('k'),
-      dBranch('k'),
-      peBranch('k'),
-    );
-    linearBackward(
-      K,
-      dv,
-      a.h1,
-      N,
-      D,
-      lw.wv,
-      kvDim,
-      dh1,
-      true,
-      lgw?.wv ?? null,
-      branch('v'),
-      dBranch('v'),
-      peBranch('v'),
-    );
-    const dxIn = new Float32Array(N * D);
-    K.rmsnormBackward(dxIn, lgw ? lgw.attnNorm : new Float32Array(D), dh1, a.xIn, lw.attnNorm, a.inv1, N, D);
-    for (let i = 0; i < N * D; i++) dxIn[i] += dxMid[i];
-    dx = dxIn;
+    // Below the first layer only the token-embedding gradient would consume dh1: with the base
+    // frozen, the first layer's input-gradient products (dq·Wq + dk·Wk + dv·Wv, dt·A) are skipped.
+    const needInput = l > 0 || g !== null;
+    const into = needInput ? dh1 : null;
+    linearBackward(K, dq, a.h1, N, D, lw.wq, D, into, false, lgw?.wq ?? null);
+    linearBackward(K, dk, a.h1, N, D, lw.wk, kvDim, into, true, lgw?.wk ?? null);
+    linearBackward(K, dv, a.h1, N, D, lw.wv, kvDim, into, true, lgw?.wv ?? null);
+    loraBack(a.loraQkv, { q: dq, k: dk, v: dv }, into);
+    if (!needInput) break;
+    K.rmsnormBackward(dxNext, lgw ? lgw.attnNorm : sink, dh1, a.xIn, lw.attnNorm, a.inv1, N, D);
+    addInto(dxNext, dxMid, N * D);
+    [dx, dxNext] = [dxNext, dx];
   }
   // token embedding (scatter-add; tied models add into the same array as the lm head)
   if (g) {
@@ -778,16 +896,20 @@ export function backward(
   }
 }
 
-/** Mean cross-entropy of next-token targets (negative target = ignored) and d(loss)/d(logits). */
+/**
+ * Mean cross-entropy of next-token targets (negative target = ignored) and d(loss)/d(logits).
+ * With `inPlace` the gradient overwrites `logits` (no second vocab-wide buffer; the logits are gone).
+ */
 export function crossEntropyLoss(
   logits: Float32Array,
   targets: Int32Array,
   vocab: number,
   withGrad: boolean,
+  inPlace = false,
 ) {
   const K = getKernels();
   const rows = targets.length;
-  const dlogits = withGrad ? new Float32Array(rows * vocab) : undefined;
+  const dlogits = withGrad ? (inPlace ? logits : new Float32Array(rows * vocab)) : undefined;
   const loss = K.crossEntropy(logits, targets, rows, vocab, dlogits);
   return { loss, dlogits };
 }
@@ -810,11 +932,20 @@ export function evalLoss(model: LlamaModel, batch: Batch, lora?: LoraAdapter | n
 /**
  * One forward + backward. With `trainBase` the base gradients are returned; with a LoRA adapter its
  * gradients are returned (base frozen unless trainBase). Loss is the mean over counted targets.
+ * A `workspace` makes repeated calls reuse their buffers; `loraGrads` (adapter-shaped) receives the
+ * LoRA gradients instead of a fresh adapter (it is zeroed first).
  */
 export function lossAndGrads(
   model: LlamaModel,
   batch: Batch,
-  opts: { lora?: LoraAdapter | null; trainBase?: boolean; training?: boolean; seed?: number } = {},
+  opts: {
+    lora?: LoraAdapter | null;
+    trainBase?: boolean;
+    training?: boolean;
+    seed?: number;
+    workspace?: Workspace | null;
+    loraGrads?: LoraAdapter | null;
+  } = {},
 ): { loss: number; grads: LlamaWeights | null; loraGrads: LoraAdapter | null } {
   if (batch.targets.length !== batch.B * batch.T)
     throw invalid('targets', `must have ${batch.B * batch.T} entries, got ${batch.targets.length}`);
@@ -822,11 +953,22 @@ export function lossAndGrads(
     lora: opts.lora,
     training: opts.training,
     seed: opts.seed,
+    workspace: opts.workspace,
   });
-  const { loss, dlogits } = crossEntropyLoss(acts.logits, batch.targets, model.config.vocabSize, true);
+  // the logits are not needed once the loss is known: their gradient takes their place
+  const { loss, dlogits } = crossEntropyLoss(acts.logits, batch.targets, model.config.vocabSize, true, true);
   const grads = opts.trainBase ? zeroWeights(model.config) : null;
-  const loraGrads = opts.lora ? zeroLoraGrads(opts.lora) : null;
-  backward(model, acts, dlogits!, { grads, loraGrads });
+  let loraGrads: LoraAdapter | null = null;
+  if (opts.lora) {
+    loraGrads = opts.loraGrads ?? zeroLoraGrads(opts.lora);
+    if (opts.loraGrads)
+      for (const layer of loraGrads.layers)
+        for (const t of LORA_TARGETS) {
+          layer[t]?.a.fill(0);
+          layer[t]?.b.fill(0);
+        }
+  }
+  backward(model, acts, dlogits!, { grads, loraGrads, workspace: opts.workspace });
   return { loss, grads, loraGrads };
 }
 

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { type LlamaConfig, paramCount } from './config.ts';
 import { saveHfModel } from './io/hf.ts';
-import { createModel, evalLoss, forEachParam, type LlamaModel, lossAndGrads } from './model.ts';
+import { createModel, evalLoss, forEachParam, type LlamaModel, lossAndGrads, Workspace } from './model.ts';
 import { AdamW, clipGradNorm, cosineLr } from './optim.ts';
 import { Rng } from './rng.ts';
 import { type BpeTokenizer, trainBpe } from './tokenizer.ts';
@@ -180,9 +180,10 @@ export async function pretrain(opts: PretrainOptions): Promise<PretrainResult> {
   const progress = (step: number) =>
     Math.max(step / steps, budget ? (Date.now() - trainStart) / 1000 / budget : 0);
   let step = 0;
+  const workspace = new Workspace(); // every step has the same shape: reuse the activation buffers
   for (; progress(step) < 1; step++) {
     const batch = windowBatch(trainStream, B, T, rng);
-    const { loss, grads } = lossAndGrads(model, batch, { trainBase: true });
+    const { loss, grads } = lossAndGrads(model, batch, { trainBase: true, workspace });
     const gl: Float32Array[] = [];
     forEachParam(model.weights, grads!, cfg.tiedEmbeddings, (_p, g) => {
       gl.push(g);

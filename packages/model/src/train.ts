@@ -1,7 +1,15 @@
 // LoRA fine-tuning (base frozen, AdamW on A and B) and per-example LoRA gradients for attribution.
 import { invalid } from './errors.ts';
 import { flattenLoraLayer, LORA_TARGETS, type LoraAdapter, zerosLike } from './lora.ts';
-import { type Batch, backward, crossEntropyLoss, forward, type LlamaModel, lossAndGrads } from './model.ts';
+import {
+  type Batch,
+  backward,
+  crossEntropyLoss,
+  forward,
+  type LlamaModel,
+  lossAndGrads,
+  Workspace,
+} from './model.ts';
 import { AdamW, clipGradNorm } from './optim.ts';
 
 /** A training sequence: the model reads tokens[0..n-2] and predicts tokens[1..n-1]. */
@@ -61,6 +69,9 @@ export class LoraTrainer {
   private readonly opt: AdamW;
   private readonly clip: number;
   private readonly seed: number;
+  /** Activation and gradient buffers reused by every step (steps of one shape allocate nothing). */
+  private readonly workspace = new Workspace();
+  private readonly grads: LoraAdapter;
 
   constructor(model: LlamaModel, adapter: LoraAdapter, opts: LoraTrainOptions = {}) {
     if (adapter.layers.length !== model.config.nLayers)
@@ -79,6 +90,7 @@ export class LoraTrainer {
         weightDecay: opts.weightDecay ?? 0,
       },
     );
+    this.grads = zerosLike(adapter);
     this.clip = opts.clip ?? 1;
     this.seed = opts.seed ?? 0;
   }
@@ -99,6 +111,8 @@ export class LoraTrainer {
       lora: this.adapter,
       training: true,
       seed: this.seed * 1_000_003 + this.opt.stepCount,
+      workspace: this.workspace,
+      loraGrads: this.grads,
     });
     const grads = loraArrays(loraGrads!);
     if (this.clip > 0) clipGradNorm(grads, this.clip);
@@ -133,12 +147,13 @@ export function perExampleLoraGrads(
   const chunk = Math.max(1, opts.chunk ?? 8);
   const V = model.config.vocabSize;
   const out: Float32Array[][] = [];
+  const workspace = new Workspace();
   for (let s = 0; s < examples.length; s += chunk) {
     const part = examples.slice(s, s + chunk);
     const batch = makeBatch(part);
     const { B, T } = batch;
-    const acts = forward(model, batch.tokens, B, T, { lora: adapter });
-    const { dlogits } = crossEntropyLoss(acts.logits, batch.targets, V, true);
+    const acts = forward(model, batch.tokens, B, T, { lora: adapter, workspace });
+    const { dlogits } = crossEntropyLoss(acts.logits, batch.targets, V, true, true);
     // crossEntropy gives d(mean over all counted rows); rescale each example's rows.
     let total = 0;
     const counts = new Array<number>(B).fill(0);
@@ -150,7 +165,7 @@ export function perExampleLoraGrads(
       for (let i = 0; i < rows.length; i++) rows[i] *= f;
     }
     const per = part.map(() => zerosLike(adapter));
-    backward(model, acts, dlogits!, { perExampleLoraGrads: per });
+    backward(model, acts, dlogits!, { perExampleLoraGrads: per, workspace });
     for (const g of per) out.push(g.layers.map(flattenLoraLayer));
   }
   return out;

@@ -95,6 +95,8 @@ export interface Kernels {
   /**
    * Mean cross-entropy over rows whose target is ≥ 0 (rows with a negative target are ignored; 0 when
    * none count). When `dlogits` is given it receives d(mean loss)/d(logits) (zero rows for ignored targets).
+   * `dlogits` may be `logits` itself: the gradient then overwrites the logits (training needs no second
+   * rows×vocab buffer).
    */
   crossEntropy(
     logits: Float32Array,

@@ -27,6 +27,9 @@ for (const name of backends) {
       const r = rng(11);
       const shapes: [number, number, number][] = [
         [1, 1, 1],
+        [1, 37, 19],
+        [23, 1, 40],
+        [1, 1, 64],
         [3, 5, 2],
         [4, 8, 256],
         [5, 9, 257],
@@ -72,6 +75,13 @@ for (const name of backends) {
       assert.deepEqual([...c], [3, 4, 6, 8]);
       k.sgemm(false, false, 2, 2, 0, 1, new Float32Array(0), 1, new Float32Array(0), 2, 0.5, c, 2);
       assert.deepEqual([...c], [1.5, 2, 3, 4]);
+      // one row / one column of C (matrix-vector products on the native backend)
+      const row = Float32Array.of(Number.NaN, Number.NaN, 7);
+      k.sgemm(false, true, 1, 2, 2, 1, Float32Array.of(1, 2), 2, Float32Array.of(3, 4, 5, 6), 2, 0, row, 3);
+      assert.deepEqual([...row], [11, 17, 7]);
+      const col = Float32Array.of(Number.NaN, 9, Number.NaN, 9);
+      k.sgemm(true, false, 2, 1, 2, 1, Float32Array.of(1, 2, 3, 4), 2, Float32Array.of(5, 6), 1, 0, col, 2);
+      assert.deepEqual([...col], [23, 9, 34, 9]);
     });
 
     test('sgemmStridedBatched', () => {
@@ -234,6 +244,79 @@ for (const name of backends) {
       k.swigluBackward(a2, b2, d, g, u, n);
       assertClose(a2, a1, 1e-6, 1e-5);
       assertClose(b2, b1, 1e-6, 1e-5);
+    });
+
+    test('exp-based kernels over the whole float range (vectorised exp: underflow, -Infinity, large |x|)', () => {
+      // Inputs sweep past where e^x underflows (below -87.3) and overflows (above 88.7) so that the
+      // native backend's polynomial exp is checked against Math.exp at its clamps as well as inside.
+      const n = 4099;
+      const x = new Float32Array(n);
+      for (let i = 0; i < n; i++) x[i] = -110 + (220 * i) / (n - 1);
+      const u = randn(n, rng(31));
+      const d = randn(n, rng(32));
+      const [w1, g1, w2, g2] = [0, 1, 2, 3].map(() => new Float32Array(n));
+      ref.silu(w1, x, n);
+      k.silu(g1, x, n);
+      assertClose(g1, w1, 1e-6, 1e-6, 'silu');
+      ref.swiglu(w1, x, u, n);
+      k.swiglu(g1, x, u, n);
+      assertClose(g1, w1, 1e-6, 1e-6, 'swiglu');
+      ref.swigluBackward(w1, w2, d, x, u, n);
+      k.swigluBackward(g1, g2, d, x, u, n);
+      assertClose(g1, w1, 1e-6, 1e-5, 'swigluBackward dgate');
+      assertClose(g2, w2, 1e-6, 1e-5, 'swigluBackward dup');
+
+      // softmax rows with a causal-style -Infinity tail, spreads of ±100, and a row of one finite value
+      const [rows, cols] = [6, 131];
+      const sm = randn(rows * cols, rng(33), 100);
+      for (let j = 40; j < cols; j++) sm[j] = Number.NEGATIVE_INFINITY;
+      for (let j = 0; j < cols; j++) sm[cols + j] = j === 7 ? 3 : Number.NEGATIVE_INFINITY;
+      const want = sm.slice();
+      const got = sm.slice();
+      ref.softmaxRows(want, rows, cols);
+      k.softmaxRows(got, rows, cols);
+      assertClose(got, want, 1e-7, 1e-5, 'softmaxRows');
+      for (let j = 40; j < cols; j++) assert.equal(got[j], 0, 'masked entries are exactly 0');
+      assert.equal(got[cols + 7], 1);
+    });
+
+    test('crossEntropy in place (dlogits is the logits array), wide logits, every row position', () => {
+      const r = rng(34);
+      const [rows, vocab] = [9, 4099];
+      const logits = randn(rows * vocab, r, 40);
+      const targets = Int32Array.of(0, 4098, -1, 17, 2049, 3, -100, 4097, 1);
+      const want = new Float32Array(rows * vocab);
+      const lw = ref.crossEntropy(logits, targets, rows, vocab, want);
+      assert.ok(Math.abs(k.crossEntropy(logits, targets, rows, vocab) - lw) < 1e-5 * Math.max(1, lw));
+      const inPlace = logits.slice();
+      const lg = k.crossEntropy(inPlace, targets, rows, vocab, inPlace);
+      assert.ok(Math.abs(lg - lw) < 1e-5 * Math.max(1, lw), `${lg} vs ${lw}`);
+      assertClose(inPlace, want, 1e-7, 1e-5, 'in-place dlogits');
+      const refInPlace = logits.slice();
+      assert.equal(ref.crossEntropy(refInPlace, targets, rows, vocab, refInPlace), lw);
+      assert.deepEqual([...refInPlace], [...want], 'the js reference in place');
+    });
+
+    test('ropeAt across theta / head-size changes, far and negative positions (cached tables)', () => {
+      const r = rng(35);
+      const heads = 3;
+      const cases: [number, number, Int32Array][] = [
+        [32, 10000, Int32Array.of(0, 1, 2, 255)],
+        [16, 10000, Int32Array.of(3, 300, 1)],
+        [32, 500000, Int32Array.of(7, 0, 600)],
+        [32, 10000, Int32Array.of(1000, 2, 70000)],
+        [8, 10000, Int32Array.of(-5, 4, -1)],
+        [32, 10000, Int32Array.of(255, 0)],
+      ];
+      for (const [hd, theta, pos] of cases) {
+        for (const inverse of [false, true]) {
+          const x = randn(pos.length * heads * hd, r);
+          const want = x.slice();
+          ref.ropeAt(want, pos, heads, hd, theta, inverse);
+          k.ropeAt(x, pos, heads, hd, theta, inverse);
+          assertClose(x, want, 2e-6, 1e-5, `ropeAt hd=${hd} theta=${theta} positions ${[...pos]}`);
+        }
+      }
     });
 
     test('bad sizes throw a RangeError naming the argument', () => {
