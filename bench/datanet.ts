@@ -11,8 +11,8 @@
  *     loaded by autocannon in a separate process with 200 connections: GET /api/datanets (list) and
  *     GET /api/datanets/:id (show). Target ≥ 2,000 req/s each.
  *
- * The machine has 2 cores shared with whatever else runs; the load average at start is printed,
- * and ingest is also given per CPU-second of this process.
+ * The machine has 2 cores shared with whatever else runs; the load average at start and before the
+ * table is printed, and ingest and the Merkle steps are also given in CPU-seconds of this process.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -94,6 +94,7 @@ function benchMerkle() {
   const who = randomBytes(n * 20);
   const leaves = new Uint8Array(n * 32);
   let t = performance.now();
+  let c = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     rowLeafInto(
       ids.subarray(i * 32, i * 32 + 32),
@@ -104,9 +105,12 @@ function benchMerkle() {
     );
   }
   const leafSeconds = (performance.now() - t) / 1000;
+  const leafCpu = cpuSeconds(process.cpuUsage(c));
   t = performance.now();
+  c = process.cpuUsage();
   const tree = MerkleTree.fromLeaves(leaves);
   const treeSeconds = (performance.now() - t) / 1000;
+  const treeCpu = cpuSeconds(process.cpuUsage(c));
 
   // same-run comparison with the reference implementation on a subset
   const m = Math.min(20_000, n);
@@ -132,6 +136,8 @@ function benchMerkle() {
     leafSeconds,
     treeSeconds,
     totalSeconds: leafSeconds + treeSeconds,
+    leafCpu,
+    treeCpu,
     subsetRows: m,
     ozSeconds,
     oursSeconds,
@@ -246,6 +252,7 @@ async function main() {
 
     const row = (a: string, b: string, c = '') => console.log(`${a.padEnd(40)} ${b.padStart(16)}  ${c}`);
     console.log('');
+    console.log(`load average now: ${loadavg()[0].toFixed(2)} (2 cores)`);
     row('measure', 'value', 'note');
     row('-'.repeat(40), '-'.repeat(16));
     row(
@@ -276,12 +283,12 @@ async function main() {
     row(
       'merkle: leaves (2 keccak/row)',
       `${merkle.leafSeconds.toFixed(2)} s`,
-      `${merkle.rows.toLocaleString()} rows`,
+      `${merkle.rows.toLocaleString()} rows, ${merkle.leafCpu.toFixed(2)} CPU-s`,
     );
     row(
       'merkle: tree (sort + n-1 keccak)',
       `${merkle.treeSeconds.toFixed(2)} s`,
-      `${merkle.rows.toLocaleString()} rows`,
+      `${merkle.rows.toLocaleString()} rows, ${merkle.treeCpu.toFixed(2)} CPU-s`,
     );
     row('merkle: total', `${merkle.totalSeconds.toFixed(2)} s`, `${merkle.rows.toLocaleString()} rows`);
     row(
@@ -303,6 +310,7 @@ async function main() {
     const result = {
       name: 'datanet',
       loadAverage: Number(load.toFixed(2)),
+      loadAverageAtEnd: Number(loadavg()[0].toFixed(2)),
       ingestMB: Number((ingest.bytes / MB).toFixed(1)),
       ingestRows: ingest.rows,
       ingestMBps: Number(ingest.mbps.toFixed(2)),
@@ -314,6 +322,8 @@ async function main() {
       merkleLeafSeconds: Number(merkle.leafSeconds.toFixed(3)),
       merkleTreeSeconds: Number(merkle.treeSeconds.toFixed(3)),
       merkleTotalSeconds: Number(merkle.totalSeconds.toFixed(3)),
+      merkleLeafCpuSeconds: Number(merkle.leafCpu.toFixed(3)),
+      merkleTreeCpuSeconds: Number(merkle.treeCpu.toFixed(3)),
       merkleSpeedupVsStandardMerkleTree: Number(merkle.speedup.toFixed(1)),
       listRps: Math.round(list.rps),
       listP50ms: list.p50,

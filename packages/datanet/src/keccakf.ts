@@ -1,287 +1,186 @@
-// keccak-f[1600], unrolled over 25 lanes held in local variables as (low, high) 32-bit halves.
-// Written here (generated once from the Keccak reference rotation offsets and round constants)
-// because the general-purpose JS implementations (@noble/hashes keccakP, js-sha3) reach about
-// 80k-220k hashes/s on this machine, while a million-row Merkle tree needs ~3M hashes: this one
-// keeps the whole state in registers and does about a million per second. Checked against
-// @noble/hashes keccak_256 in the tests.
-/* biome-ignore-all format: generated straight-line code */
+// keccak-f[1600] as a small WebAssembly module, emitted byte by byte here at load time. Why: the
+// Merkle tree over a million rows needs ~3M keccak permutations. The JS libraries (@noble/hashes,
+// js-sha3) reach 80k-220k hashes/s here, and a JS permutation over 32-bit halves spills its 50
+// state words out of registers (~1.7-2.2 µs of CPU each); WebAssembly has native 64-bit
+// xor/and/rotl, so the same permutation costs ~0.35 µs of CPU, called from JS. Node's crypto has
+// SHA3 but not Keccak-256 (different padding), and a WASM hashing library would be called once per
+// hash with a copy in and out, which this avoids for the double hash of a Merkle leaf. Emitting the
+// bytes directly (wasm.ts) keeps the package free of a build step and a compiler dependency.
+//
+// Rotation offsets and round constants are derived from their definitions in the Keccak reference
+// (FIPS 202 §3.2.2 and §3.2.5), not typed in; the hashes are checked against @noble/hashes in tests.
+//
+// Memory layout (one 64 KiB page): STATE (25 little-endian u64 lanes) at 0, BLOCK (the padded
+// 136-byte rate block of the message) at 256, ROUND constants at 512.
+// Exports: `permute()` — keccak-f on STATE; `absorb()` — STATE = BLOCK ‖ zeros, then permute
+// (keccak256 of a single-block message, digest in STATE[0..32]); `absorbTwice()` — absorb, then
+// keccak256 of that 32-byte digest (the Merkle leaf's double hash).
 
-const RC_LO = new Int32Array([1, 32898, 32906, -2147450880, 32907, -2147483647, -2147450751, 32777, 138, 136, -2147450871, -2147483638, -2147450741, 139, 32905, 32771, 32770, 128, 32778, -2147483638, -2147450751, 32896, -2147483647, -2147450872]);
-const RC_HI = new Int32Array([0, 0, -2147483648, -2147483648, 0, 0, -2147483648, -2147483648, 0, 0, 0, 0, 0, -2147483648, -2147483648, -2147483648, -2147483648, -2147483648, 0, -2147483648, -2147483648, -2147483648, 0, -2147483648]);
+import { I32, I64, instantiate, name, op, section, uleb, vec } from './wasm.ts';
 
-export function keccakF1600(s: Int32Array): void {
-  let a0l = s[0];
-  let a0h = s[1];
-  let a1l = s[2];
-  let a1h = s[3];
-  let a2l = s[4];
-  let a2h = s[5];
-  let a3l = s[6];
-  let a3h = s[7];
-  let a4l = s[8];
-  let a4h = s[9];
-  let a5l = s[10];
-  let a5h = s[11];
-  let a6l = s[12];
-  let a6h = s[13];
-  let a7l = s[14];
-  let a7h = s[15];
-  let a8l = s[16];
-  let a8h = s[17];
-  let a9l = s[18];
-  let a9h = s[19];
-  let a10l = s[20];
-  let a10h = s[21];
-  let a11l = s[22];
-  let a11h = s[23];
-  let a12l = s[24];
-  let a12h = s[25];
-  let a13l = s[26];
-  let a13h = s[27];
-  let a14l = s[28];
-  let a14h = s[29];
-  let a15l = s[30];
-  let a15h = s[31];
-  let a16l = s[32];
-  let a16h = s[33];
-  let a17l = s[34];
-  let a17h = s[35];
-  let a18l = s[36];
-  let a18h = s[37];
-  let a19l = s[38];
-  let a19h = s[39];
-  let a20l = s[40];
-  let a20h = s[41];
-  let a21l = s[42];
-  let a21h = s[43];
-  let a22l = s[44];
-  let a22h = s[45];
-  let a23l = s[46];
-  let a23h = s[47];
-  let a24l = s[48];
-  let a24h = s[49];
-  for (let r = 0; r < 24; r++) {
-    const c0l = a0l ^ a5l ^ a10l ^ a15l ^ a20l;
-    const c0h = a0h ^ a5h ^ a10h ^ a15h ^ a20h;
-    const c1l = a1l ^ a6l ^ a11l ^ a16l ^ a21l;
-    const c1h = a1h ^ a6h ^ a11h ^ a16h ^ a21h;
-    const c2l = a2l ^ a7l ^ a12l ^ a17l ^ a22l;
-    const c2h = a2h ^ a7h ^ a12h ^ a17h ^ a22h;
-    const c3l = a3l ^ a8l ^ a13l ^ a18l ^ a23l;
-    const c3h = a3h ^ a8h ^ a13h ^ a18h ^ a23h;
-    const c4l = a4l ^ a9l ^ a14l ^ a19l ^ a24l;
-    const c4h = a4h ^ a9h ^ a14h ^ a19h ^ a24h;
-    const d0l = c4l ^ ((c1l << 1) | (c1h >>> 31));
-    const d0h = c4h ^ ((c1h << 1) | (c1l >>> 31));
-    const d1l = c0l ^ ((c2l << 1) | (c2h >>> 31));
-    const d1h = c0h ^ ((c2h << 1) | (c2l >>> 31));
-    const d2l = c1l ^ ((c3l << 1) | (c3h >>> 31));
-    const d2h = c1h ^ ((c3h << 1) | (c3l >>> 31));
-    const d3l = c2l ^ ((c4l << 1) | (c4h >>> 31));
-    const d3h = c2h ^ ((c4h << 1) | (c4l >>> 31));
-    const d4l = c3l ^ ((c0l << 1) | (c0h >>> 31));
-    const d4h = c3h ^ ((c0h << 1) | (c0l >>> 31));
-    a0l ^= d0l;
-    a0h ^= d0h;
-    a1l ^= d1l;
-    a1h ^= d1h;
-    a2l ^= d2l;
-    a2h ^= d2h;
-    a3l ^= d3l;
-    a3h ^= d3h;
-    a4l ^= d4l;
-    a4h ^= d4h;
-    a5l ^= d0l;
-    a5h ^= d0h;
-    a6l ^= d1l;
-    a6h ^= d1h;
-    a7l ^= d2l;
-    a7h ^= d2h;
-    a8l ^= d3l;
-    a8h ^= d3h;
-    a9l ^= d4l;
-    a9h ^= d4h;
-    a10l ^= d0l;
-    a10h ^= d0h;
-    a11l ^= d1l;
-    a11h ^= d1h;
-    a12l ^= d2l;
-    a12h ^= d2h;
-    a13l ^= d3l;
-    a13h ^= d3h;
-    a14l ^= d4l;
-    a14h ^= d4h;
-    a15l ^= d0l;
-    a15h ^= d0h;
-    a16l ^= d1l;
-    a16h ^= d1h;
-    a17l ^= d2l;
-    a17h ^= d2h;
-    a18l ^= d3l;
-    a18h ^= d3h;
-    a19l ^= d4l;
-    a19h ^= d4h;
-    a20l ^= d0l;
-    a20h ^= d0h;
-    a21l ^= d1l;
-    a21h ^= d1h;
-    a22l ^= d2l;
-    a22h ^= d2h;
-    a23l ^= d3l;
-    a23h ^= d3h;
-    a24l ^= d4l;
-    a24h ^= d4h;
-    const b0l = a0l;
-    const b0h = a0h;
-    const b16l = (a5h << 4) | (a5l >>> 28);
-    const b16h = (a5l << 4) | (a5h >>> 28);
-    const b7l = (a10l << 3) | (a10h >>> 29);
-    const b7h = (a10h << 3) | (a10l >>> 29);
-    const b23l = (a15h << 9) | (a15l >>> 23);
-    const b23h = (a15l << 9) | (a15h >>> 23);
-    const b14l = (a20l << 18) | (a20h >>> 14);
-    const b14h = (a20h << 18) | (a20l >>> 14);
-    const b10l = (a1l << 1) | (a1h >>> 31);
-    const b10h = (a1h << 1) | (a1l >>> 31);
-    const b1l = (a6h << 12) | (a6l >>> 20);
-    const b1h = (a6l << 12) | (a6h >>> 20);
-    const b17l = (a11l << 10) | (a11h >>> 22);
-    const b17h = (a11h << 10) | (a11l >>> 22);
-    const b8l = (a16h << 13) | (a16l >>> 19);
-    const b8h = (a16l << 13) | (a16h >>> 19);
-    const b24l = (a21l << 2) | (a21h >>> 30);
-    const b24h = (a21h << 2) | (a21l >>> 30);
-    const b20l = (a2h << 30) | (a2l >>> 2);
-    const b20h = (a2l << 30) | (a2h >>> 2);
-    const b11l = (a7l << 6) | (a7h >>> 26);
-    const b11h = (a7h << 6) | (a7l >>> 26);
-    const b2l = (a12h << 11) | (a12l >>> 21);
-    const b2h = (a12l << 11) | (a12h >>> 21);
-    const b18l = (a17l << 15) | (a17h >>> 17);
-    const b18h = (a17h << 15) | (a17l >>> 17);
-    const b9l = (a22h << 29) | (a22l >>> 3);
-    const b9h = (a22l << 29) | (a22h >>> 3);
-    const b5l = (a3l << 28) | (a3h >>> 4);
-    const b5h = (a3h << 28) | (a3l >>> 4);
-    const b21l = (a8h << 23) | (a8l >>> 9);
-    const b21h = (a8l << 23) | (a8h >>> 9);
-    const b12l = (a13l << 25) | (a13h >>> 7);
-    const b12h = (a13h << 25) | (a13l >>> 7);
-    const b3l = (a18l << 21) | (a18h >>> 11);
-    const b3h = (a18h << 21) | (a18l >>> 11);
-    const b19l = (a23h << 24) | (a23l >>> 8);
-    const b19h = (a23l << 24) | (a23h >>> 8);
-    const b15l = (a4l << 27) | (a4h >>> 5);
-    const b15h = (a4h << 27) | (a4l >>> 5);
-    const b6l = (a9l << 20) | (a9h >>> 12);
-    const b6h = (a9h << 20) | (a9l >>> 12);
-    const b22l = (a14h << 7) | (a14l >>> 25);
-    const b22h = (a14l << 7) | (a14h >>> 25);
-    const b13l = (a19l << 8) | (a19h >>> 24);
-    const b13h = (a19h << 8) | (a19l >>> 24);
-    const b4l = (a24l << 14) | (a24h >>> 18);
-    const b4h = (a24h << 14) | (a24l >>> 18);
-    a0l = b0l ^ (~b1l & b2l);
-    a0h = b0h ^ (~b1h & b2h);
-    a1l = b1l ^ (~b2l & b3l);
-    a1h = b1h ^ (~b2h & b3h);
-    a2l = b2l ^ (~b3l & b4l);
-    a2h = b2h ^ (~b3h & b4h);
-    a3l = b3l ^ (~b4l & b0l);
-    a3h = b3h ^ (~b4h & b0h);
-    a4l = b4l ^ (~b0l & b1l);
-    a4h = b4h ^ (~b0h & b1h);
-    a5l = b5l ^ (~b6l & b7l);
-    a5h = b5h ^ (~b6h & b7h);
-    a6l = b6l ^ (~b7l & b8l);
-    a6h = b6h ^ (~b7h & b8h);
-    a7l = b7l ^ (~b8l & b9l);
-    a7h = b7h ^ (~b8h & b9h);
-    a8l = b8l ^ (~b9l & b5l);
-    a8h = b8h ^ (~b9h & b5h);
-    a9l = b9l ^ (~b5l & b6l);
-    a9h = b9h ^ (~b5h & b6h);
-    a10l = b10l ^ (~b11l & b12l);
-    a10h = b10h ^ (~b11h & b12h);
-    a11l = b11l ^ (~b12l & b13l);
-    a11h = b11h ^ (~b12h & b13h);
-    a12l = b12l ^ (~b13l & b14l);
-    a12h = b12h ^ (~b13h & b14h);
-    a13l = b13l ^ (~b14l & b10l);
-    a13h = b13h ^ (~b14h & b10h);
-    a14l = b14l ^ (~b10l & b11l);
-    a14h = b14h ^ (~b10h & b11h);
-    a15l = b15l ^ (~b16l & b17l);
-    a15h = b15h ^ (~b16h & b17h);
-    a16l = b16l ^ (~b17l & b18l);
-    a16h = b16h ^ (~b17h & b18h);
-    a17l = b17l ^ (~b18l & b19l);
-    a17h = b17h ^ (~b18h & b19h);
-    a18l = b18l ^ (~b19l & b15l);
-    a18h = b18h ^ (~b19h & b15h);
-    a19l = b19l ^ (~b15l & b16l);
-    a19h = b19h ^ (~b15h & b16h);
-    a20l = b20l ^ (~b21l & b22l);
-    a20h = b20h ^ (~b21h & b22h);
-    a21l = b21l ^ (~b22l & b23l);
-    a21h = b21h ^ (~b22h & b23h);
-    a22l = b22l ^ (~b23l & b24l);
-    a22h = b22h ^ (~b23h & b24h);
-    a23l = b23l ^ (~b24l & b20l);
-    a23h = b23h ^ (~b24h & b20h);
-    a24l = b24l ^ (~b20l & b21l);
-    a24h = b24h ^ (~b20h & b21h);
-    a0l ^= RC_LO[r];
-    a0h ^= RC_HI[r];
+export const STATE = 0;
+export const BLOCK = 256;
+const ROUND = 512;
+export const RATE = 136;
+
+/** Rotation offset of lane x + 5y (FIPS 202 Algorithm 2, ρ). */
+function rotationOffsets(): number[] {
+  const r = new Array<number>(25).fill(0);
+  let x = 1;
+  let y = 0;
+  for (let t = 0; t < 24; t++) {
+    r[x + 5 * y] = (((t + 1) * (t + 2)) / 2) % 64;
+    [x, y] = [y, (2 * x + 3 * y) % 5];
   }
-  s[0] = a0l;
-  s[1] = a0h;
-  s[2] = a1l;
-  s[3] = a1h;
-  s[4] = a2l;
-  s[5] = a2h;
-  s[6] = a3l;
-  s[7] = a3h;
-  s[8] = a4l;
-  s[9] = a4h;
-  s[10] = a5l;
-  s[11] = a5h;
-  s[12] = a6l;
-  s[13] = a6h;
-  s[14] = a7l;
-  s[15] = a7h;
-  s[16] = a8l;
-  s[17] = a8h;
-  s[18] = a9l;
-  s[19] = a9h;
-  s[20] = a10l;
-  s[21] = a10h;
-  s[22] = a11l;
-  s[23] = a11h;
-  s[24] = a12l;
-  s[25] = a12h;
-  s[26] = a13l;
-  s[27] = a13h;
-  s[28] = a14l;
-  s[29] = a14h;
-  s[30] = a15l;
-  s[31] = a15h;
-  s[32] = a16l;
-  s[33] = a16h;
-  s[34] = a17l;
-  s[35] = a17h;
-  s[36] = a18l;
-  s[37] = a18h;
-  s[38] = a19l;
-  s[39] = a19h;
-  s[40] = a20l;
-  s[41] = a20h;
-  s[42] = a21l;
-  s[43] = a21h;
-  s[44] = a22l;
-  s[45] = a22h;
-  s[46] = a23l;
-  s[47] = a23h;
-  s[48] = a24l;
-  s[49] = a24h;
+  return r;
+}
+
+/** Round constants as (low, high) 32-bit halves (FIPS 202 Algorithms 5 and 6, ι). */
+export function roundConstants(): Uint32Array {
+  const out = new Uint32Array(48);
+  let lfsr = 1;
+  const rcBit = () => {
+    const bit = lfsr & 1;
+    lfsr <<= 1;
+    if (lfsr & 0x100) lfsr ^= 0x171;
+    return bit;
+  };
+  for (let round = 0; round < 24; round++) {
+    for (let j = 0; j < 7; j++) {
+      // rc(j + 7·round) lands on bit 2^j − 1 of the lane
+      if (rcBit()) {
+        const pos = (1 << j) - 1;
+        if (pos < 32) out[2 * round] |= 1 << pos;
+        else out[2 * round + 1] |= 1 << (pos - 32);
+      }
+    }
+  }
+  return out;
+}
+
+/** keccak-f[1600] on the 25 lanes at STATE: lanes in locals, the 24 rounds as a loop. */
+function permuteBody(): number[] {
+  const A = (i: number) => i; // locals 0..24: state
+  const C = (x: number) => 25 + x; // 25..29: column parities
+  const D = (x: number) => 30 + x; // 30..34: θ effect
+  const B = (i: number) => 35 + i; // 35..59: lanes after ρ and π
+  const R = 60; // round counter (i32)
+  const rot = rotationOffsets();
+  const code: number[] = [];
+  const emit = (...parts: number[][]) => {
+    for (const p of parts) code.push(...p);
+  };
+  for (let i = 0; i < 25; i++) emit(op.i32(0), op.load64(STATE + 8 * i), op.set(A(i)));
+  emit(op.loop);
+  // θ
+  for (let x = 0; x < 5; x++) {
+    emit(op.get(A(x)));
+    for (let y = 1; y < 5; y++) emit(op.get(A(x + 5 * y)), op.xor);
+    emit(op.set(C(x)));
+  }
+  for (let x = 0; x < 5; x++) {
+    emit(op.get(C((x + 4) % 5)), op.get(C((x + 1) % 5)), op.i64(1n), op.rotl, op.xor, op.set(D(x)));
+  }
+  for (let i = 0; i < 25; i++) emit(op.get(A(i)), op.get(D(i % 5)), op.xor, op.set(A(i)));
+  // ρ and π: B[y, 2x+3y] = rotl(A[x, y], r[x, y])
+  for (let x = 0; x < 5; x++) {
+    for (let y = 0; y < 5; y++) {
+      const to = B(y + 5 * ((2 * x + 3 * y) % 5));
+      const r = rot[x + 5 * y];
+      if (r === 0) emit(op.get(A(x + 5 * y)), op.set(to));
+      else emit(op.get(A(x + 5 * y)), op.i64(BigInt(r)), op.rotl, op.set(to));
+    }
+  }
+  // χ: A[x, y] = B[x, y] ^ (~B[x+1, y] & B[x+2, y])
+  for (let y = 0; y < 5; y++) {
+    for (let x = 0; x < 5; x++) {
+      emit(
+        op.get(B(((x + 1) % 5) + 5 * y)),
+        op.i64(-1n),
+        op.xor,
+        op.get(B(((x + 2) % 5) + 5 * y)),
+        op.and,
+        op.get(B(x + 5 * y)),
+        op.xor,
+        op.set(A(x + 5 * y)),
+      );
+    }
+  }
+  // ι
+  emit(op.get(A(0)), op.get(R), op.i32(3), op.i32shl, op.load64(ROUND), op.xor, op.set(A(0)));
+  emit(op.get(R), op.i32(1), op.i32add, op.tee(R), op.i32(24), op.i32ne, op.brIf(0), op.end);
+  for (let i = 0; i < 25; i++) emit(op.i32(0), op.get(A(i)), op.store64(STATE + 8 * i));
+  emit(op.end);
+  return [...vec([uleb(60).concat(I64), uleb(1).concat(I32)]), ...code];
+}
+
+/** STATE = BLOCK ‖ 0…, then permute. */
+function absorbBody(): number[] {
+  const code: number[] = [];
+  for (let i = 0; i < 25; i++) {
+    code.push(...op.i32(0));
+    if (i < RATE / 8) code.push(...op.i32(0), ...op.load64(BLOCK + 8 * i));
+    else code.push(...op.i64(0n));
+    code.push(...op.store64(STATE + 8 * i));
+  }
+  code.push(...op.call(0), ...op.end);
+  return [...vec([]), ...code];
+}
+
+/** absorb, then keccak256 of the 32-byte digest now in lanes 0..3: pad 0x01 at byte 32, 0x80 at 135. */
+function absorbTwiceBody(): number[] {
+  const code: number[] = [...op.call(1)];
+  for (let i = 4; i < 25; i++) {
+    const v = i === 4 ? 1n : i === RATE / 8 - 1 ? 0x80n << 56n : 0n;
+    code.push(...op.i32(0), ...op.i64(v), ...op.store64(STATE + 8 * i));
+  }
+  code.push(...op.call(0), ...op.end);
+  return [...vec([]), ...code];
+}
+
+/** The module's bytes. */
+export function keccakModuleBytes(): Uint8Array {
+  const body = (b: number[]) => [...uleb(b.length), ...b];
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...section(1, vec([[0x60, 0x00, 0x00]])), // one type: [] -> []
+    ...section(3, vec([uleb(0), uleb(0), uleb(0)])), // three functions of that type
+    ...section(5, vec([[0x00, 0x01]])), // one memory, one page
+    ...section(
+      7,
+      vec([
+        [...name('memory'), 0x02, 0],
+        [...name('permute'), 0x00, 0],
+        [...name('absorb'), 0x00, 1],
+        [...name('absorbTwice'), 0x00, 2],
+      ]),
+    ),
+    ...section(10, vec([body(permuteBody()), body(absorbBody()), body(absorbTwiceBody())])),
+  ];
+  return Uint8Array.from(bytes);
+}
+
+export interface KeccakKernel {
+  /** The module's memory: STATE at 0, BLOCK at 256. */
+  mem: Uint8Array;
+  permute(): void;
+  absorb(): void;
+  absorbTwice(): void;
+}
+
+/** Instantiates the module (synchronously: it is a few KB) with its round constants in place. */
+export function keccakKernel(): KeccakKernel {
+  const ex = instantiate(keccakModuleBytes()) as {
+    memory: { buffer: ArrayBuffer };
+    permute(): void;
+    absorb(): void;
+    absorbTwice(): void;
+  };
+  new Uint32Array(ex.memory.buffer, ROUND, 48).set(roundConstants());
+  return {
+    mem: new Uint8Array(ex.memory.buffer),
+    permute: ex.permute,
+    absorb: ex.absorb,
+    absorbTwice: ex.absorbTwice,
+  };
 }

@@ -18,6 +18,18 @@ export class LshIndex {
     this.refs = new Int32Array(cap);
   }
 
+  /** Empties the index, keeping its capacity (for a scratch index reused across submissions). */
+  clear(): void {
+    if (this.count > 0) this.keys.fill(-1);
+    this.count = 0;
+    this.lastRowid = 0;
+  }
+
+  /** Makes room for `n` entries at once (one allocation instead of repeated doubling). */
+  reserve(n: number): void {
+    while ((this.count + n) * 2 > this.keys.length) this.grow();
+  }
+
   get size(): number {
     return this.count;
   }
@@ -42,12 +54,12 @@ export class LshIndex {
     this.count++;
   }
 
-  /** Calls `fn` with every ref stored under `key`. */
-  forEach(key: number, fn: (ref: number) => void): void {
+  /** Appends every ref stored under `key` to `out` (no closure per lookup, unlike forEach). */
+  collect(key: number, out: number[]): void {
     const mask = this.keys.length - 1;
     let i = LshIndex.slot(key, mask);
     while (this.keys[i] !== -1) {
-      if (this.keys[i] === key) fn(this.refs[i]);
+      if (this.keys[i] === key) out.push(this.refs[i]);
       i = (i + 1) & mask;
     }
   }

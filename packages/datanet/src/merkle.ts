@@ -3,11 +3,8 @@
 // root), written here for speed: a million rows in about a second or two instead of a minute.
 // Leaf for a datanet row: keccak256(bytes.concat(keccak256(abi.encode(bytes32 rowId, bytes32
 // contentHash, address contributor)))); inner nodes: keccak256 of the two children sorted.
-import { keccakBlockInto } from './keccak.ts';
+import { absorb, BLOCK, blockFor, blockWordsFor, digestTwiceInto, keccakBlockInto } from './keccak.ts';
 import type { Address, Hex32 } from './types.ts';
-
-const enc = new Uint8Array(96);
-const inner = new Uint8Array(32);
 
 export function hexToBytes(hex: string, expected?: number): Uint8Array {
   const h = hex.startsWith('0x') ? hex.slice(2) : hex;
@@ -30,18 +27,55 @@ export function rowLeafInto(
   out: Uint8Array,
   off = 0,
 ): void {
-  enc.set(rowId, 0);
-  enc.set(contentHash, 32);
-  enc.fill(0, 64, 76);
-  enc.set(contributor, 76);
-  keccakBlockInto(enc, 0, 96, inner, 0);
-  keccakBlockInto(inner, 0, 32, out, off);
+  if (rowId.length !== 32 || contentHash.length !== 32 || contributor.length !== 20) {
+    throw new RangeError(
+      'rowLeafInto: need a 32-byte rowId, a 32-byte contentHash and a 20-byte contributor',
+    );
+  }
+  // abi.encode: rowId ‖ contentHash ‖ 12 zero bytes ‖ contributor (bytes 64..75 are never written,
+  // so they stay zero while consecutive calls keep the length at 96)
+  const m = blockFor(96);
+  m.set(rowId, BLOCK);
+  m.set(contentHash, BLOCK + 32);
+  m.set(contributor, BLOCK + 76);
+  digestTwiceInto(out, off);
+}
+
+/** The block buffer as a Buffer, so that hex can be decoded straight into it. */
+let blockBuf: Buffer | null = null;
+
+/**
+ * rowLeafInto for hex inputs (64, 64 and 40 digits, no 0x): decoded straight into the hash's
+ * block buffer, so ingest needs no Buffer per row.
+ */
+export function rowLeafFromHexInto(
+  rowIdHex: string,
+  contentHashHex: string,
+  contributorHex: string,
+  out: Uint8Array,
+  off = 0,
+): void {
+  const m = blockFor(96);
+  blockBuf ??= Buffer.from(m.buffer, m.byteOffset, m.byteLength);
+  if (
+    blockBuf.write(rowIdHex, BLOCK, 32, 'hex') !== 32 ||
+    blockBuf.write(contentHashHex, BLOCK + 32, 32, 'hex') !== 32 ||
+    blockBuf.write(contributorHex, BLOCK + 76, 20, 'hex') !== 20
+  ) {
+    throw new RangeError('rowLeafFromHexInto: need 64, 64 and 40 hex digits');
+  }
+  digestTwiceInto(out, off);
 }
 
 export function rowLeaf(rowId: Hex32, contentHash: Hex32, contributor: Address): Hex32 {
   const out = new Uint8Array(32);
   rowLeafInto(hexToBytes(rowId, 32), hexToBytes(contentHash, 32), hexToBytes(contributor, 20), out);
   return bytesToHex(out);
+}
+
+/** Copies 32 bytes; a plain loop, because a subarray per leaf costs more than the copy. */
+function copy32(src: Uint8Array, from: number, dst: Uint8Array, to: number): void {
+  for (let k = 0; k < 32; k++) dst[to + k] = src[from + k];
 }
 
 function compare32(a: Uint8Array, ai: number, b: Uint8Array, bi: number): number {
@@ -81,7 +115,7 @@ export function sortLeaves(leaves: Uint8Array): Uint8Array {
     order.sort((x, y) => compare32(leaves, x * 32, leaves, y * 32));
   }
   const out = new Uint8Array(n * 32);
-  for (let i = 0; i < n; i++) out.set(leaves.subarray(order[i] * 32, order[i] * 32 + 32), i * 32);
+  for (let i = 0; i < n; i++) copy32(leaves, order[i] * 32, out, i * 32);
   return out;
 }
 
@@ -105,19 +139,25 @@ export class MerkleTree {
     const sorted = opts.sorted ? leaves : sortLeaves(leaves);
     const len = 2 * n - 1;
     const nodes = new Uint8Array(len * 32);
-    for (let k = 0; k < n; k++) nodes.set(sorted.subarray(k * 32, k * 32 + 32), (len - 1 - k) * 32);
-    const pair = new Uint8Array(64);
+    for (let k = 0; k < n; k++) copy32(sorted, k * 32, nodes, (len - 1 - k) * 32);
+    // Each sorted pair is copied as 16 words straight into the hash's block buffer (padded once for
+    // 64 bytes) and the digest copied back as 8 words: `nodes` is freshly allocated, so aligned.
+    const m = blockWordsFor(64);
+    const w = new Uint32Array(nodes.buffer, nodes.byteOffset, nodes.length >>> 2);
+    const at = BLOCK >>> 2;
     for (let i = len - 1 - n; i >= 0; i--) {
-      const l = (2 * i + 1) * 32;
-      const r = (2 * i + 2) * 32;
-      if (compare32(nodes, l, nodes, r) <= 0) {
-        pair.set(nodes.subarray(l, l + 32), 0);
-        pair.set(nodes.subarray(r, r + 32), 32);
-      } else {
-        pair.set(nodes.subarray(r, r + 32), 0);
-        pair.set(nodes.subarray(l, l + 32), 32);
+      let a = (2 * i + 1) * 8;
+      let b = a + 8;
+      if (compare32(nodes, a * 4, nodes, b * 4) > 0) {
+        a = b;
+        b -= 8;
       }
-      keccakBlockInto(pair, 0, 64, nodes, i * 32);
+      for (let k = 0; k < 8; k++) {
+        m[at + k] = w[a + k];
+        m[at + 8 + k] = w[b + k];
+      }
+      absorb();
+      for (let k = 0; k < 8; k++) w[i * 8 + k] = m[k];
     }
     return new MerkleTree(n, nodes);
   }

@@ -36,68 +36,162 @@ function fmix(h: number): number {
 
 const WORD = /[\p{L}\p{N}]+/gu;
 
-/** 32-bit hashes of the word 3-shingles of `text` (lowercased, punctuation ignored). */
-export function shingleHashes(text: string): Int32Array {
-  const words: number[] = [];
+// Scratch for word and shingle hashes, reused across calls (ingest hashes ~100k rows a run).
+let words = new Int32Array(1024);
+let shingles = new Int32Array(1024);
+
+function pushWord(n: number, h: number): number {
+  if (n === words.length) {
+    const bigger = new Int32Array(n * 2);
+    bigger.set(words);
+    words = bigger;
+  }
+  words[n] = h;
+  return n + 1;
+}
+
+/**
+ * FNV-1a hashes of the words of ASCII text into `words`, or -1 at the first non-ASCII character.
+ * Same result as the general path below (lowercase, then runs of letters and digits, which in
+ * ASCII are [a-z0-9]) without the lowercased copy and a match object per word.
+ */
+function asciiWordHashes(text: string): number {
+  let n = 0;
+  let h = 0;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    if (c - 65 < 26 && c >= 65) c += 32;
+    if ((c - 97 < 26 && c >= 97) || (c - 48 < 10 && c >= 48)) {
+      if (!inWord) {
+        h = 0x811c9dc5 | 0;
+        inWord = true;
+      }
+      h = Math.imul(h ^ c, 0x01000193);
+    } else if (inWord) {
+      n = pushWord(n, h);
+      inWord = false;
+    }
+  }
+  return inWord ? pushWord(n, h) : n;
+}
+
+/** The same word hashes for any text, through Unicode lowercasing and a \p{L}\p{N} regex. */
+function unicodeWordHashes(text: string): number {
+  let n = 0;
   for (const m of text.toLowerCase().matchAll(WORD)) {
     const w = m[0];
     let h = 0x811c9dc5 | 0;
     for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 0x01000193);
-    words.push(h);
+    n = pushWord(n, h);
   }
-  if (words.length === 0) return new Int32Array(0);
-  if (words.length < SHINGLE_WORDS) {
+  return n;
+}
+
+/** Shingle hashes of `text` into the `shingles` scratch; returns how many. */
+function shinglesOf(text: string, unicodeOnly = false): number {
+  let n = unicodeOnly ? -1 : asciiWordHashes(text);
+  if (n < 0) n = unicodeWordHashes(text);
+  if (n === 0) return 0;
+  if (n < SHINGLE_WORDS) {
     let h = 0;
-    for (const w of words) h = fmix(h ^ w) + 0x632be5ab;
-    return Int32Array.of(h);
+    for (let i = 0; i < n; i++) h = fmix(h ^ words[i]) + 0x632be5ab;
+    shingles[0] = h;
+    return 1;
   }
-  const out = new Int32Array(words.length - SHINGLE_WORDS + 1);
-  for (let i = 0; i < out.length; i++) {
-    out[i] = fmix(Math.imul(words[i], 0x2c1b3c6d) ^ fmix(words[i + 1] + Math.imul(words[i + 2], 0x297a2d39)));
+  const m = n - SHINGLE_WORDS + 1;
+  if (shingles.length < m) shingles = new Int32Array(Math.max(m, shingles.length * 2));
+  for (let i = 0; i < m; i++) {
+    shingles[i] = fmix(
+      Math.imul(words[i], 0x2c1b3c6d) ^ fmix(words[i + 1] + Math.imul(words[i + 2], 0x297a2d39)),
+    );
   }
-  return out;
+  return m;
+}
+
+/**
+ * 32-bit hashes of the word 3-shingles of `text` (lowercased, punctuation ignored).
+ * `unicodeOnly` forces the general path (for tests comparing it with the ASCII one).
+ */
+export function shingleHashes(text: string, unicodeOnly = false): Int32Array {
+  return shingles.slice(0, shinglesOf(text, unicodeOnly));
+}
+
+/**
+ * Writes the MinHash signature (64 × int32) of a text to sig[off..off+64]; false (nothing
+ * written) when the text has no words.
+ */
+export function minhashInto(text: string, sig: Int32Array, off = 0): boolean {
+  const n = shinglesOf(text);
+  if (n === 0) return false;
+  const sh = shingles;
+  // Shingle hashes are already well mixed; each "permutation" is xor-seed, odd multiply,
+  // xorshift, and the slot keeps the (signed) minimum. Four permutations per pass over the
+  // shingles: each hash is loaded once for four, and the four minimum chains are independent.
+  for (let p = 0; p < MINHASH_PERMUTATIONS; p += 4) {
+    const s0 = SEEDS[p];
+    const s1 = SEEDS[p + 1];
+    const s2 = SEEDS[p + 2];
+    const s3 = SEEDS[p + 3];
+    const m0 = MULS[p];
+    const m1 = MULS[p + 1];
+    const m2 = MULS[p + 2];
+    const m3 = MULS[p + 3];
+    let min0 = 0x7fffffff;
+    let min1 = 0x7fffffff;
+    let min2 = 0x7fffffff;
+    let min3 = 0x7fffffff;
+    for (let i = 0; i < n; i++) {
+      const x = sh[i];
+      let h0 = Math.imul(x ^ s0, m0);
+      let h1 = Math.imul(x ^ s1, m1);
+      let h2 = Math.imul(x ^ s2, m2);
+      let h3 = Math.imul(x ^ s3, m3);
+      h0 ^= h0 >>> 15;
+      h1 ^= h1 >>> 15;
+      h2 ^= h2 >>> 15;
+      h3 ^= h3 >>> 15;
+      if (h0 < min0) min0 = h0;
+      if (h1 < min1) min1 = h1;
+      if (h2 < min2) min2 = h2;
+      if (h3 < min3) min3 = h3;
+    }
+    sig[off + p] = min0;
+    sig[off + p + 1] = min1;
+    sig[off + p + 2] = min2;
+    sig[off + p + 3] = min3;
+  }
+  return true;
 }
 
 /** MinHash signature (64 × int32) of a text; null when it has no words. */
 export function minhash(text: string): Int32Array | null {
-  const sh = shingleHashes(text);
-  if (sh.length === 0) return null;
-  const sig = new Int32Array(MINHASH_PERMUTATIONS).fill(0x7fffffff);
-  for (let p = 0; p < MINHASH_PERMUTATIONS; p++) {
-    // shingle hashes are already well mixed; each "permutation" is xor-seed, odd multiply, xorshift
-    const seed = SEEDS[p];
-    const mul = MULS[p];
-    let min = 0x7fffffff;
-    for (let i = 0; i < sh.length; i++) {
-      let h = Math.imul(sh[i] ^ seed, mul);
-      h ^= h >>> 15;
-      if (h < min) min = h;
-    }
-    sig[p] = min;
-  }
-  return sig;
+  const sig = new Int32Array(MINHASH_PERMUTATIONS);
+  return minhashInto(text, sig) ? sig : null;
 }
 
 /** Estimated Jaccard similarity: the fraction of equal slots. */
-export function similarity(a: Int32Array, b: Int32Array): number {
+export function similarity(a: Int32Array, b: Int32Array, aOff = 0, bOff = 0): number {
   let eq = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) eq++;
-  return eq / a.length;
+  for (let i = 0; i < MINHASH_PERMUTATIONS; i++) if (a[aOff + i] === b[bOff + i]) eq++;
+  return eq / MINHASH_PERMUTATIONS;
+}
+
+/** `bandKeys` of sig[off..off+64] written to keys[keysOff..keysOff+16]. */
+export function bandKeysInto(sig: Int32Array, off: number, keys: Float64Array | number[], keysOff = 0): void {
+  for (let b = 0; b < LSH_BANDS; b++) {
+    let h = b + 0x1b873593;
+    for (let r = 0; r < LSH_ROWS; r++) h = fmix(h ^ sig[off + b * LSH_ROWS + r]) + 0x5bd1e995;
+    keys[keysOff + b] = b * 4294967296 + (h >>> 0);
+  }
 }
 
 /** One integer key per band (band index in the high bits, hash of the band's slots in the low 32). */
 export function bandKeys(sig: Int32Array): number[] {
   const keys = new Array<number>(LSH_BANDS);
-  for (let b = 0; b < LSH_BANDS; b++) {
-    let h = b + 0x1b873593;
-    for (let r = 0; r < LSH_ROWS; r++) h = fmix(h ^ sig[b * LSH_ROWS + r]) + 0x5bd1e995;
-    keys[b] = b * 4294967296 + (h >>> 0);
-  }
+  bandKeysInto(sig, 0, keys);
   return keys;
-}
-
-export function signatureToBytes(sig: Int32Array): Uint8Array {
-  return new Uint8Array(sig.buffer.slice(sig.byteOffset, sig.byteOffset + sig.byteLength));
 }
 
 export function signatureFromBytes(b: Uint8Array): Int32Array {

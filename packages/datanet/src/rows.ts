@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { hasEncodingDamage, normalizeText } from './text.ts';
+import { hasEncodingDamage, isPlainAscii, normalizeText } from './text.ts';
 import { type Hex32, type RowFields, type RowProblem, SCHEMA_FIELDS, type Schema } from './types.ts';
 
 export interface RowCheckOptions {
@@ -33,14 +33,37 @@ export function contentHashOf(schema: Schema, fields: Record<string, string>): H
 
 const ROW_ID_DOMAIN = Buffer.from('openledger/datanet-row/v1', 'utf8');
 
+/**
+ * Hashes row ids of one datanet: the preimage domain ‖ uint64 datanetId ‖ contentHash is kept in
+ * one buffer whose last 32 bytes are overwritten per row (ingest computes one id per row).
+ */
+export class RowIdHasher {
+  private readonly buf: Buffer;
+
+  constructor(datanetId: number) {
+    this.buf = Buffer.alloc(ROW_ID_DOMAIN.length + 8 + 32);
+    ROW_ID_DOMAIN.copy(this.buf, 0);
+    this.buf.writeBigUInt64BE(BigInt(datanetId), ROW_ID_DOMAIN.length);
+  }
+
+  /** The row id's 32 bytes for a 32-byte content hash. */
+  digest(contentHash: Uint8Array): Buffer {
+    this.buf.set(contentHash, ROW_ID_DOMAIN.length + 8);
+    return hash('sha256', this.buf, 'buffer') as unknown as Buffer;
+  }
+
+  /** The row id as 64 hex digits for a content hash given as 64 hex digits (no Buffer per row). */
+  digestHex(contentHashHex: string): string {
+    this.buf.write(contentHashHex, ROW_ID_DOMAIN.length + 8, 32, 'hex');
+    return hash('sha256', this.buf, 'hex');
+  }
+}
+
 /** Stable row id: sha256(domain ‖ uint64 datanetId ‖ contentHash). Same content in a datanet, same id. */
 export function rowIdOf(datanetId: number, contentHash: Hex32 | Uint8Array): Hex32 {
-  const buf = Buffer.allocUnsafe(ROW_ID_DOMAIN.length + 8 + 32);
-  ROW_ID_DOMAIN.copy(buf, 0);
-  buf.writeBigUInt64BE(BigInt(datanetId), ROW_ID_DOMAIN.length);
-  if (typeof contentHash === 'string') buf.write(contentHash.slice(2), ROW_ID_DOMAIN.length + 8, 'hex');
-  else buf.set(contentHash, ROW_ID_DOMAIN.length + 8);
-  return `0x${hash('sha256', buf)}` as Hex32;
+  const bytes = typeof contentHash === 'string' ? Buffer.from(contentHash.slice(2), 'hex') : contentHash;
+  if (bytes.length !== 32) throw new TypeError('rowIdOf: contentHash must be 32 bytes');
+  return `0x${new RowIdHasher(datanetId).digest(bytes).toString('hex')}` as Hex32;
 }
 
 /** Applies schema, encoding and length checks to one parsed record. */
@@ -73,9 +96,10 @@ export function checkRecord(
         message: `${source}: field ${f} must be a string, got ${v === null ? 'null' : typeof v}`,
       };
     }
-    const damage = hasEncodingDamage(v);
+    const plain = isPlainAscii(v);
+    const damage = plain ? null : hasEncodingDamage(v);
     if (damage) return { code: 'invalid_encoding', message: `${source}: field ${f} ${damage}` };
-    const n = normalizeText(v);
+    const n = plain ? v.trim() : normalizeText(v);
     if (n.length === 0) return { code: 'empty', message: `${source}: field ${f} is empty` };
     out[f] = n;
     total += n.length;

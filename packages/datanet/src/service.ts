@@ -1,13 +1,13 @@
-import { hash } from 'node:crypto';
 import { OpenLedgerError, type Store, sha256Hex } from '@openledger/store';
 import type { Statement } from 'better-sqlite3';
 import type { Anchor } from './anchor.ts';
+import { type CheckedSubmission, checkSubmission } from './ingest.ts';
 import { LshIndex } from './lsh.ts';
-import { MerkleTree, rowLeafInto, verifyProof } from './merkle.ts';
+import { MerkleTree, verifyProof } from './merkle.ts';
 import { DATANET_MIGRATIONS } from './migrations.ts';
-import { bandKeys, minhash, signatureFromBytes, signatureToBytes, similarity } from './minhash.ts';
-import { parseFile } from './parse.ts';
-import { checkRecord, DEFAULT_ROW_CHECKS, isProblem, rowIdOf } from './rows.ts';
+import { bandKeysInto, LSH_BANDS, signatureFromBytes } from './minhash.ts';
+import { parseFile, type RawRow } from './parse.ts';
+import { DEFAULT_ROW_CHECKS } from './rows.ts';
 import type {
   Address,
   Contribution,
@@ -18,9 +18,7 @@ import type {
   ReviewDecision,
   Row,
   RowFields,
-  RowProblem,
   RowProof,
-  RowReport,
   RowStatus,
   UpdateDatanetInput,
   Version,
@@ -573,19 +571,19 @@ export class Datanets {
         );
       }
       // one read transaction: a consistent snapshot, and no per-statement lock traffic
-      const prepared = this.store.transaction(() => this.checkRows(d, contributor, parsed.rows));
-      const accepted = prepared.filter((p) => p.ok);
+      const checked = this.store.transaction(() => this.checkRows(d, contributor, parsed.rows));
+      const { accepted, reports } = checked;
       if (accepted.length === 0) {
         const byCode = new Map<string, number>();
-        for (const p of prepared)
-          for (const pr of p.report.problems) byCode.set(pr.code, (byCode.get(pr.code) ?? 0) + 1);
+        for (const rep of reports)
+          for (const pr of rep.problems) byCode.set(pr.code, (byCode.get(pr.code) ?? 0) + 1);
         const summary = [...byCode].map(([c, n]) => `${n} ${c}`).join(', ');
-        const first = prepared[0]?.report.problems[0]?.message ?? '';
+        const first = reports[0]?.problems[0]?.message ?? '';
         throw new OpenLedgerError(
           'no_acceptable_rows',
-          `file: none of its ${prepared.length} rows can be accepted (${summary}); first: ${first}`,
+          `file: none of its ${reports.length} rows can be accepted (${summary}); first: ${first}`,
           422,
-          { rows: prepared.map((p) => p.report) },
+          { rows: reports },
         );
       }
       // The file is kept as a blob first (atomic, fsynced); the rows become visible only when the
@@ -600,7 +598,12 @@ export class Datanets {
         `INSERT INTO rows (id, datanet_id, contribution_id, contributor, content_hash, content, leaf, signature, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
+      const rowids = new Float64Array(accepted.length);
+      const lsh = this.lsh.get(d.id);
       const contributionId = this.store.transaction(() => {
+        // rows other processes committed since the checks, so that after our commit the index
+        // can take this submission's rows straight from memory (their rowids follow all of these)
+        this.lshFor(d.id);
         const info = insertContribution.run(
           d.id,
           contributor,
@@ -609,162 +612,68 @@ export class Datanets {
           blob.id,
           blob.size,
           accepted.length,
-          prepared.length - accepted.length,
+          reports.length - accepted.length,
           t,
         );
         const cid = Number(info.lastInsertRowid);
-        for (const p of accepted) {
-          insertRow.run(p.rowId, d.id, cid, contributor, p.contentHash, p.canonical, p.leaf, p.signature, t);
+        for (let i = 0; i < accepted.length; i++) {
+          const p = accepted[i];
+          const r = insertRow.run(
+            p.rowId,
+            d.id,
+            cid,
+            contributor,
+            p.contentHash,
+            p.canonical,
+            p.leaf,
+            p.signature,
+            t,
+          );
+          rowids[i] = Number(r.lastInsertRowid);
         }
         this.stmt(
           'UPDATE datanets SET row_count = row_count + ?, pending_count = pending_count + ? WHERE id = ?',
         ).run(accepted.length, accepted.length, d.id);
         return cid;
       });
+      // committed: index the new rows from the band keys already computed, instead of reading
+      // their signatures back. Only if the index is the one caught up inside the transaction.
+      if (lsh && this.lsh.get(d.id) === lsh) {
+        for (let i = 0; i < accepted.length; i++) {
+          const slot = accepted[i].slot;
+          if (slot >= 0)
+            for (let b = 0; b < LSH_BANDS; b++) lsh.add(checked.bands[slot * LSH_BANDS + b], rowids[i]);
+          if (rowids[i] > lsh.lastRowid) lsh.lastRowid = rowids[i];
+        }
+      }
       const c = this.stmt('SELECT * FROM contributions WHERE id = ?').get(contributionId) as DbContribution;
-      return { contribution: toContribution(c), rows: prepared.map((p) => p.report) };
+      return { contribution: toContribution(c), rows: reports };
     });
   }
 
-  private checkRows(d: DatanetRow, contributor: Address, raw: Awaited<ReturnType<typeof parseFile>>['rows']) {
-    const schema = d.schema as Datanet['schema'];
+  private checkRows(d: DatanetRow, contributor: Address, raw: RawRow[]): CheckedSubmission {
     const o = this.options;
-    const opts = { minChars: o.minRowChars, maxChars: o.maxRowChars };
-    const existing = this.stmt('SELECT 1 FROM rows WHERE id = ?', 'pluck');
-    const lsh = this.lshFor(d.id);
+    const exists = this.stmt('SELECT 1 FROM rows WHERE id = ?', 'pluck');
     const byRef = this.stmt('SELECT id, signature FROM rows WHERE rowid = ?', 'raw');
-    const contributorBytes = Buffer.from(contributor.slice(2), 'hex');
-    const seen = new Map<string, number>();
-    const localBands = new Map<number, number[]>();
-    const sigs: (Int32Array | null)[] = [];
-    const out: {
-      ok: boolean;
-      report: RowReport;
-      rowId?: Hex32;
-      contentHash?: Hex32;
-      canonical?: string;
-      leaf?: Buffer;
-      signature?: Buffer | null;
-      bands?: number[] | null;
-    }[] = [];
-    for (const r of raw) {
-      const report: RowReport = {
-        index: r.index,
-        source: r.source,
-        rowId: null,
-        accepted: false,
-        problems: [],
-      };
-      sigs.push(null);
-      if (r.problem || !r.record) {
-        report.problems.push(r.problem ?? { code: 'schema_mismatch', message: `${r.source}: no record` });
-        out.push({ ok: false, report });
-        continue;
-      }
-      const checked = checkRecord(schema, r.record, r.source, opts);
-      if (isProblem(checked)) {
-        report.problems.push(checked);
-        out.push({ ok: false, report });
-        continue;
-      }
-      const chBuf = hash('sha256', checked.canonical, 'buffer') as unknown as Buffer;
-      const contentHash = `0x${chBuf.toString('hex')}` as Hex32;
-      const rowId = rowIdOf(d.id, chBuf);
-      report.rowId = rowId;
-      const problems: RowProblem[] = [];
-      const dupLocal = seen.get(rowId);
-      if (dupLocal !== undefined) {
-        problems.push({
-          code: 'duplicate',
-          message: `${r.source}: exact duplicate of row ${dupLocal} of this submission`,
-          duplicateOf: String(dupLocal),
-        });
-      } else if (existing.get(rowId)) {
-        problems.push({
-          code: 'duplicate',
-          message: `${r.source}: exact duplicate of row ${rowId} already in datanet ${d.id}`,
-          duplicateOf: rowId,
-        });
-      }
-      let sig: Int32Array | null = null;
-      let bands: number[] | null = null;
-      if (problems.length === 0) {
-        sig = minhash(checked.text);
-        if (sig) {
-          bands = bandKeys(sig);
-          const near = this.nearDuplicate(sig, bands, localBands, sigs, lsh, byRef, d.id);
-          if (near) {
-            problems.push({
-              code: 'near_duplicate',
-              message: `${r.source}: near-duplicate (estimated word-shingle Jaccard ${near.similarity.toFixed(2)} ≥ ${o.nearDuplicateThreshold}) of ${near.of}`,
-              duplicateOf: near.ref,
-              similarity: near.similarity,
-            });
-          }
-        }
-      }
-      if (problems.length > 0) {
-        report.problems = problems;
-        out.push({ ok: false, report });
-        continue;
-      }
-      seen.set(rowId, r.index);
-      if (sig && bands) {
-        sigs[sigs.length - 1] = sig;
-        for (const k of bands) {
-          const l = localBands.get(k);
-          if (l) l.push(sigs.length - 1);
-          else localBands.set(k, [sigs.length - 1]);
-        }
-      }
-      const leaf = Buffer.alloc(32);
-      rowLeafInto(Buffer.from(rowId.slice(2), 'hex'), chBuf, contributorBytes, leaf, 0);
-      report.accepted = true;
-      out.push({
-        ok: true,
-        report,
-        rowId,
-        contentHash,
-        canonical: checked.canonical,
-        leaf,
-        signature: sig ? Buffer.from(signatureToBytes(sig)) : null,
-        bands,
-      });
-    }
-    return out;
-  }
-
-  private nearDuplicate(
-    sig: Int32Array,
-    bands: number[],
-    localBands: Map<number, number[]>,
-    sigs: (Int32Array | null)[],
-    lsh: LshIndex,
-    byRef: { get(...args: unknown[]): unknown },
-    datanetId: number,
-  ): { similarity: number; of: string; ref: string } | null {
-    const threshold = this.options.nearDuplicateThreshold;
-    const checked = new Set<number>();
-    for (const k of bands) {
-      for (const idx of localBands.get(k) ?? []) {
-        if (checked.has(idx)) continue;
-        checked.add(idx);
-        const other = sigs[idx];
-        if (!other) continue;
-        const s = similarity(sig, other);
-        if (s >= threshold) return { similarity: s, of: `row ${idx} of this submission`, ref: String(idx) };
-      }
-    }
-    const refs = new Set<number>();
-    for (const k of bands) lsh.forEach(k, (ref) => refs.add(ref));
-    for (const ref of refs) {
-      const rec = byRef.get(ref) as [string, Buffer | null] | undefined;
-      if (!rec?.[1]) continue;
-      const s = similarity(sig, signatureFromBytes(rec[1]));
-      if (s >= threshold)
-        return { similarity: s, of: `row ${rec[0]} already in datanet ${datanetId}`, ref: rec[0] };
-    }
-    return null;
+    return checkSubmission(
+      d.id,
+      d.schema as Datanet['schema'],
+      contributor,
+      raw,
+      {
+        exists: (rowId) => exists.get(rowId) !== undefined,
+        lsh: this.lshFor(d.id),
+        signatureOf: (rowid) => {
+          const rec = byRef.get(rowid) as [Hex32, Buffer | null] | undefined;
+          return rec?.[1] ? [rec[0], signatureFromBytes(rec[1])] : null;
+        },
+      },
+      {
+        minChars: o.minRowChars,
+        maxChars: o.maxRowChars,
+        nearDuplicateThreshold: o.nearDuplicateThreshold,
+      },
+    );
   }
 
   /** The datanet's LSH index, brought up to date with rows committed since (by any process). */
@@ -781,8 +690,10 @@ export class Datanets {
     for (;;) {
       const page = stmt.all(datanetId, idx.lastRowid) as [number, Buffer][];
       if (page.length === 0) break;
+      const keys = new Float64Array(LSH_BANDS);
       for (const [rowid, sig] of page) {
-        for (const k of bandKeys(signatureFromBytes(sig))) idx.add(k, rowid);
+        bandKeysInto(signatureFromBytes(sig), 0, keys);
+        for (let b = 0; b < LSH_BANDS; b++) idx.add(keys[b], rowid);
         idx.lastRowid = rowid;
       }
     }
@@ -1085,15 +996,18 @@ export class Datanets {
   ) {
     const v = this.versionRow(d, version);
     const batch = this.options.recordBatchSize;
+    // Approval sequence numbers are dense (each approval takes the next one, rows are never
+    // removed), so the rows after the first `done` are those with seq > fromSeq + done: a keyset
+    // page instead of OFFSET, which re-reads every skipped row and made publishing quadratic.
     const stmt = this.stmt(
       `SELECT contributor, content_hash FROM rows WHERE datanet_id = ? AND approved_seq > ? AND approved_seq <= ?
-       ORDER BY approved_seq LIMIT ? OFFSET ?`,
+       ORDER BY approved_seq LIMIT ?`,
     );
     let done = v.recorded;
     const total = toSeq - fromSeq;
     while (done < total) {
       const chunk = (
-        stmt.all(d.id, fromSeq, toSeq, batch, done) as { contributor: Address; content_hash: Hex32 }[]
+        stmt.all(d.id, fromSeq + done, toSeq, batch) as { contributor: Address; content_hash: Hex32 }[]
       ).map((r) => ({ contributor: r.contributor, contentHash: r.content_hash }));
       if (chunk.length === 0) break;
       await this.anchor.recordContributions({ owner, datanetId: d.id, version, contributions: chunk });

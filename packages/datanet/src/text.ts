@@ -67,6 +67,19 @@ export function looksBinary(b: Uint8Array): boolean {
   return n > 0 && ctrl / n > 0.1;
 }
 
+/**
+ * True when `s` is printable ASCII plus tab, LF and form feed: then `hasEncodingDamage` is null
+ * and `normalizeText` is just `trim` (no CR to convert, already NFC), so callers can skip their
+ * regular-expression and ICU passes. One pass over the char codes, cheaper than any of those.
+ */
+export function isPlainAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 ? c >= 0x7f : c !== 10 && c !== 9 && c !== 12) return false;
+  }
+  return true;
+}
+
 /** Newlines to LF, Unicode NFC, outer whitespace trimmed. */
 export function normalizeText(s: string): string {
   return s.replace(/\r\n?/g, '\n').normalize('NFC').trim();

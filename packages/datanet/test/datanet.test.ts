@@ -331,6 +331,70 @@ describe('contribute', () => {
     assert.ok(r.rows[0].problems[0].similarity! >= 0.8);
   });
 
+  it('flags a near-duplicate of an earlier row of the same submission', async () => {
+    const d = await makeDatanet();
+    const para = prose(21, 1, 150);
+    const words = para.split(' ');
+    words[30] = 'edited';
+    const text = `${para}\n\n${prose(22, 1, 150)}\n\n${words.join(' ')}`;
+    const r = await new Datanets(store, anchor, { chunkTargetChars: 100 }).contribute(
+      ALICE,
+      d.id,
+      file('s.txt', text),
+    );
+    assert.deepEqual(
+      r.rows.map((x) => (x.accepted ? 'ok' : x.problems[0].code)),
+      ['ok', 'ok', 'near_duplicate'],
+    );
+    assert.match(r.rows[2].problems[0].message, /of row 0 of this submission/);
+    assert.equal(r.rows[2].problems[0].duplicateOf, '0');
+  });
+
+  it('finds near-duplicates of rows committed by another instance and by itself (in-memory index kept up to date)', async () => {
+    const d = await makeDatanet();
+    const other = new Datanets(store, anchor);
+    const edit = (t: string) => {
+      const w = t.split(' ');
+      w[40] = 'changed';
+      return w.join(' ');
+    };
+    const p1 = prose(31, 1, 150);
+    const p2 = prose(32, 1, 150);
+    const p3 = prose(33, 1, 150);
+    await dn.contribute(ALICE, d.id, file('1.txt', p1)); // dn's index now holds p1
+    await other.contribute(BOB, d.id, file('2.txt', p2)); // other's index: built from p1, then p2
+    const isNear = (e: unknown) => err('no_acceptable_rows', 422, /near_duplicate/)(e);
+    await unchanged(() => dn.contribute(CAROL, d.id, file('n2.txt', edit(p2))), isNear); // catch-up
+    await unchanged(() => other.contribute(CAROL, d.id, file('n1.txt', edit(p1))), isNear);
+    await dn.contribute(ALICE, d.id, file('3.txt', p3)); // catches up with p2, then adds p3 itself
+    await unchanged(() => dn.contribute(CAROL, d.id, file('n3.txt', edit(p3))), isNear);
+    await unchanged(() => other.contribute(CAROL, d.id, file('n3b.txt', edit(p3))), isNear);
+    // a fresh instance rebuilds the same index from the stored signatures
+    await unchanged(
+      () => new Datanets(store, anchor).contribute(CAROL, d.id, file('n3c.txt', edit(p3))),
+      isNear,
+    );
+    // another instance commits while dn awaits its blob write, between dn's checks and its insert:
+    // dn's index must still take that row (its rowid is below dn's own new rows)
+    const p4 = prose(34, 1, 150);
+    const put = store.blobs.put.bind(store.blobs);
+    let interleaved = false;
+    store.blobs.put = async (data) => {
+      if (!interleaved) {
+        interleaved = true;
+        await other.contribute(BOB, d.id, file('4.txt', p4));
+      }
+      return put(data);
+    };
+    try {
+      await dn.contribute(ALICE, d.id, file('5.txt', prose(35, 1, 150)));
+    } finally {
+      store.blobs.put = put;
+    }
+    assert.ok(interleaved);
+    await unchanged(() => dn.contribute(CAROL, d.id, file('n4.txt', edit(p4))), isNear);
+  });
+
   it('enforces the contribution policy', async () => {
     const owner = await makeDatanet({ policy: 'owner' });
     await unchanged(
