@@ -255,11 +255,15 @@ export class ServingService {
 
   /** `/v1/models`: the base model and every registered, non-deprecated adapter. */
   async listModels(): Promise<ModelEntry[]> {
-    const count = await this.#modelCount();
-    const entries = [await this.model(this.baseModelId)];
-    for (let id = 1; id <= count; id++) {
-      const m = await this.#readModel(id);
-      if (!m.deprecated) entries.push(m);
+    const [count, base] = await Promise.all([this.#modelCount(), this.model(this.baseModelId)]);
+    const entries = [base];
+    // records are independent reads: issue them together, a page at a time
+    const PAGE = 32;
+    for (let first = 1; first <= count; first += PAGE) {
+      const ids = Array.from({ length: Math.min(PAGE, count - first + 1) }, (_, k) => first + k);
+      for (const m of await Promise.all(ids.map((id) => this.#readModel(id)))) {
+        if (!m.deprecated) entries.push(m);
+      }
     }
     return entries;
   }
