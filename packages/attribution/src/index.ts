@@ -31,10 +31,12 @@ export {
   batchReceipts,
   contributorWeights,
   DEFAULT_POLICY,
+  type GradientPolicy,
   type ModelKind,
   methodForModel,
   normalisePositive,
   parseReceipt,
+  policyOfReceipt,
   type Receipt,
   type ReceiptBatch,
   type ReceiptSpan,
@@ -58,6 +60,8 @@ export {
   type SaRange,
   SpanIndex,
   type SpanIndexBuildStats,
+  type SpanIndexMemory,
+  type SpanLocation,
 } from './span-index.ts';
 export {
   DEFAULT_SPAN_PARAMS,

@@ -22,15 +22,25 @@ import { type GradientSet, validateGradientSet } from './grad-store.ts';
  *             I(k) = Σ_l (1/λ_l) ( v_l·g_{k,l} − r_l·g_{k,l} ),
  *             r_l = (1/n) Σ_i [ (v_l·g_{i,l}) / (λ_l + ‖g_{i,l}‖²) ] g_{i,l},
  *             O(n·D) per query, no matrix is formed.
- *             Damping: λ_l = c · (1/n) Σ_i ‖g_{i,l}‖², c = 0.1 by default (a tenth of the mean
- *             squared gradient norm of the layer: large enough to keep the approximation stable,
- *             small next to the curvature it damps). `perEntry: true` divides by the layer
- *             dimension as the DataInf reference code does (c · mean of squared entries).
+ *             Damping: λ_l = c · (1/n) Σ_i ‖g_{i,l}‖² = c · tr(G_l), c = 0.1 by default. This is
+ *             heavy damping — tr(G_l) is the sum of G_l's eigenvalues, so λ_l ≥ 0.1 × the largest —
+ *             under which the inverse is close to I/λ_l and DataInf behaves like gradient-dot with
+ *             per-layer weights 1/λ_l. `perEntry: true` is the paper's rule (Kwon et al. §4 and
+ *             their reference code): λ_l = c · (n d_l)⁻¹ Σ_i ‖g_{i,l}‖² = c · tr(G_l)/d_l, a tenth of
+ *             the mean eigenvalue, with d_l the dimension of the vectors given (the projected one).
+ *             `inverse: 'exact'` replaces the closed form by the exact damped inverse
+ *             (G_l + λ_l I)⁻¹ via a d_l × d_l Cholesky factorisation per layer — the paper's
+ *             "exact" reference, affordable because stored gradients are projected to ≤ 1,024
+ *             dims in total (O(Σ_l d_l³ + n Σ_l d_l²) once per gradient array, cached; then
+ *             O(Σ_l d_l² + n·D) per query).
+ *             "Layer" is whatever the store's layerDims say: the finer (one per LoRA factor, as the
+ *             reference code's per-weight-matrix loop), the smaller the closed form's error (the
+ *             paper bounds it by O(d_l²)).
  *
  * Self-influence (for mislabel detection: high = suspicious) is I(k) with v = g_k:
  *   grad-dot ‖g_k‖², tracin Σ_c η_c ‖g_k^{(c)}‖², datainf Σ_l g_{k,l}ᵀ (G_l + λ_l I)⁻¹ g_{k,l} with the
  *   same approximation (computed through the D_l × D_l matrix or the n × n Gram matrix, whichever
- *   is cheaper).
+ *   is cheaper) or, with `inverse: 'exact'`, ‖L_l⁻¹ g_{k,l}‖² for the Cholesky factor L_l.
  */
 export type InfluenceMethodName = 'datainf' | 'grad-dot' | 'tracin';
 
@@ -51,6 +61,12 @@ export interface DataInfOptions {
   dampingScale?: number;
   /** Divide by the layer dimension (mean of squared entries, as in the DataInf reference code). */
   perEntry?: boolean;
+  /**
+   * 'datainf' (default): DataInf's closed-form approximation of (G_l + λ_l I)⁻¹.
+   * 'exact': the damped per-layer inverse itself, by Cholesky of the d_l × d_l matrix G_l + λ_l I
+   * (the "exact" baseline of the DataInf paper; affordable on projected gradients, O(d_l³ + n d_l²)).
+   */
+  inverse?: 'datainf' | 'exact';
 }
 
 function layerOffsets(dims: readonly number[]): number[] {
@@ -142,6 +158,11 @@ export function tracIn(): InfluenceMethod {
 }
 
 export function dataInf(options: DataInfOptions = {}): InfluenceMethod {
+  const inverse = options.inverse ?? 'datainf';
+  if (inverse !== 'datainf' && inverse !== 'exact') {
+    throw new AttributionError('INVALID_PARAM', `inverse must be datainf or exact, got ${String(inverse)}`);
+  }
+  if (inverse === 'exact') return exactInverse(options);
   return {
     name: 'datainf',
     scores(train, test) {
@@ -237,6 +258,144 @@ export function dataInf(options: DataInfOptions = {}): InfluenceMethod {
           }
         }
         for (let i = 0; i < n; i++) out[i] += (norms[i] - q[i]) / lam;
+      }
+      return out;
+    },
+  };
+}
+
+/**
+ * Cholesky factor L (row-major k × k, lower) of G_l + λ I with G_l = (1/n) Σ_i g_{i,l} g_{i,l}ᵀ over
+ * the layer's columns [a, a + k) of the n × D matrix G.
+ */
+function dampedCholesky(
+  G: Float32Array,
+  n: number,
+  D: number,
+  a: number,
+  k: number,
+  lam: number,
+): Float64Array {
+  const H = new Float64Array(k * k);
+  for (let i = 0; i < n; i++) {
+    const base = i * D + a;
+    for (let x = 0; x < k; x++) {
+      const gx = G[base + x] / n;
+      if (gx === 0) continue;
+      const row = x * k;
+      for (let y = 0; y <= x; y++) H[row + y] += gx * G[base + y];
+    }
+  }
+  for (let x = 0; x < k; x++) H[x * k + x] += lam;
+  // In-place Cholesky (lower triangle); G + λI is symmetric positive definite for λ > 0.
+  for (let j = 0; j < k; j++) {
+    let d = H[j * k + j];
+    for (let m = 0; m < j; m++) d -= H[j * k + m] ** 2;
+    if (!(d > 0))
+      throw new AttributionError('INVALID_GRADIENT', `layer matrix not positive definite (pivot ${d})`);
+    const ljj = Math.sqrt(d);
+    H[j * k + j] = ljj;
+    for (let i = j + 1; i < k; i++) {
+      let s = H[i * k + j];
+      for (let m = 0; m < j; m++) s -= H[i * k + m] * H[j * k + m];
+      H[i * k + j] = s / ljj;
+    }
+  }
+  return H;
+}
+
+/** Solves L y = b (forward substitution) in place. */
+function forwardSolve(L: Float64Array, k: number, y: Float64Array): void {
+  for (let i = 0; i < k; i++) {
+    let s = y[i];
+    for (let m = 0; m < i; m++) s -= L[i * k + m] * y[m];
+    y[i] = s / L[i * k + i];
+  }
+}
+
+/** Solves Lᵀ x = y (back substitution) in place. */
+function backSolve(L: Float64Array, k: number, x: Float64Array): void {
+  for (let i = k - 1; i >= 0; i--) {
+    let s = x[i];
+    for (let m = i + 1; m < k; m++) s -= L[m * k + i] * x[m];
+    x[i] = s / L[i * k + i];
+  }
+}
+
+/**
+ * Cholesky factors per layer of the last checkpoint's G_l + λ_l I, cached per gradient array and
+ * damping (a store is immutable once loaded, and every query against it reuses the factors).
+ */
+const factorCache = new WeakMap<Float32Array, Map<string, Float64Array[]>>();
+
+function layerFactors(train: GradientSet, options: DataInfOptions): Float64Array[] {
+  const D = validateGradientSet(train);
+  const lambda = dataInfDamping(train, options);
+  const G = train.checkpoints[train.checkpoints.length - 1].grads;
+  const key = `${train.layerDims.join(',')}|${Array.from(lambda).join(',')}`;
+  let byKey = factorCache.get(G);
+  if (!byKey) {
+    byKey = new Map();
+    factorCache.set(G, byKey);
+  }
+  let factors = byKey.get(key);
+  if (!factors) {
+    const off = layerOffsets(train.layerDims);
+    factors = Array.from(lambda, (lam, l) =>
+      dampedCholesky(G, train.examples.length, D, off[l], off[l + 1] - off[l], lam),
+    );
+    byKey.set(key, factors);
+  }
+  return factors;
+}
+
+/** DataInf's per-layer damped influence with the exact inverse (G_l + λ_l I)⁻¹ (`inverse: 'exact'`). */
+function exactInverse(options: DataInfOptions): InfluenceMethod {
+  return {
+    name: 'datainf',
+    scores(train, test) {
+      const D = checkTest(train, test, 'last');
+      const factors = layerFactors(train, options);
+      const off = layerOffsets(train.layerDims);
+      const G = train.checkpoints[train.checkpoints.length - 1].grads;
+      const v = test[test.length - 1];
+      const n = train.examples.length;
+      const out = new Float64Array(n);
+      for (let l = 0; l < factors.length; l++) {
+        const a = off[l];
+        const k = off[l + 1] - a;
+        const L = factors[l];
+        const w = Float64Array.from(v.subarray(a, a + k));
+        forwardSolve(L, k, w);
+        backSolve(L, k, w);
+        for (let i = 0; i < n; i++) {
+          let s = 0;
+          const base = i * D + a;
+          for (let j = 0; j < k; j++) s += w[j] * G[base + j];
+          out[i] += s;
+        }
+      }
+      return out;
+    },
+    selfInfluence(train) {
+      const D = validateGradientSet(train);
+      const factors = layerFactors(train, options);
+      const off = layerOffsets(train.layerDims);
+      const G = train.checkpoints[train.checkpoints.length - 1].grads;
+      const n = train.examples.length;
+      const out = new Float64Array(n);
+      for (let l = 0; l < factors.length; l++) {
+        const a = off[l];
+        const k = off[l + 1] - a;
+        const L = factors[l];
+        const y = new Float64Array(k);
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < k; j++) y[j] = G[i * D + a + j];
+          forwardSolve(L, k, y);
+          let s = 0;
+          for (let j = 0; j < k; j++) s += y[j] * y[j];
+          out[i] += s;
+        }
       }
       return out;
     },

@@ -6,28 +6,35 @@ const LITTLE_ENDIAN = endianness() === 'LE';
 
 /**
  * 32-bit checksum of a page (multiplicative hash over little-endian 32-bit words, then the tail
- * bytes). Not cryptographic: it detects corruption of a page when that page is first read, so an
+ * bytes). Not cryptographic: it detects corruption of a page whenever the page is read, so an
  * index can be opened lazily without hashing the whole file. The index header (hashed with SHA-256)
  * holds every page's checksum, so the checksums themselves cannot be altered unnoticed.
  */
 export function pageChecksum(bytes: Uint8Array): number {
-  let h = 0x9747b28c ^ bytes.length;
-  const words = bytes.length >>> 2;
-  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) {
-    const w32 = new Int32Array(bytes.buffer, bytes.byteOffset, words);
-    for (let i = 0; i < words; i++) {
-      h = Math.imul(h ^ w32[i], 0x5bd1e995);
+  return checksumAt(bytes, 0, bytes.length, null);
+}
+
+/** pageChecksum of b[off, off + len); `w32` (optional) is an Int32Array over all of b's buffer. */
+function checksumAt(b: Uint8Array, off: number, len: number, w32: Int32Array | null): number {
+  let h = 0x9747b28c ^ len;
+  const words = len >>> 2;
+  const start = b.byteOffset + off;
+  if (LITTLE_ENDIAN && start % 4 === 0) {
+    const w = w32 ?? new Int32Array(b.buffer, start, words);
+    const first = w32 ? start >>> 2 : 0;
+    for (let i = first, end = first + words; i < end; i++) {
+      h = Math.imul(h ^ w[i], 0x5bd1e995);
       h ^= h >>> 15;
     }
   } else {
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const view = new DataView(b.buffer, start, len);
     for (let i = 0; i < words; i++) {
       h = Math.imul(h ^ view.getUint32(i * 4, true), 0x5bd1e995);
       h ^= h >>> 15;
     }
   }
-  for (let i = words * 4; i < bytes.length; i++) {
-    h = Math.imul(h ^ bytes[i], 0x5bd1e995);
+  for (let i = words * 4; i < len; i++) {
+    h = Math.imul(h ^ b[off + i], 0x5bd1e995);
     h ^= h >>> 15;
   }
   return h >>> 0;
@@ -61,15 +68,38 @@ export function writeUint(b: Uint8Array, off: number, width: number, value: numb
 
 /**
  * A read-only array of fixed-width unsigned integers stored in a file section, read on demand in
- * pages (`pageEntries` entries each) through a small LRU page cache. Each page is checked against
- * its stored checksum the first time it is read.
+ * pages (`pageEntries` entries each). Each page is checked against its stored checksum every time it
+ * is read from the file.
+ *
+ * The cache holds up to `maxPages` page slots with an LRU list kept in typed arrays. A slot's buffer
+ * is allocated the first time the slot is used and then reused for every page it holds: a miss is a
+ * single positional read straight into the evicted slot's buffer, so queries leave no garbage
+ * behind (a Map of fresh per-page buffers churned the collector on every miss), and a large budget
+ * costs nothing until it is filled (one preallocated slab had to be zeroed up front, which made the
+ * first query after open pay for the whole budget).
  */
 export class PagedUintArray {
-  private readonly cache = new Map<number, Uint8Array>();
+  private readonly pageBytes: number;
+  private readonly pageCount: number;
+  private slots = 0;
+  /** buf[s]: the bytes of the page in slot s; w32[s]: the same as 32-bit words, for the checksum. */
+  private buf: Uint8Array[] = [];
+  private w32: Int32Array[] = [];
+  /** slotOfPage[p]: the slot holding page p, or −1. */
+  private slotOfPage: Int32Array = new Int32Array(0);
+  private pageOfSlot: Int32Array = new Int32Array(0);
+  /** LRU list over slots (doubly linked; head = most recently used). */
+  private prev: Int32Array = new Int32Array(0);
+  private next: Int32Array = new Int32Array(0);
+  private head = -1;
+  private tail = -1;
+  private used = 0;
   private lastPageNo = -1;
   private lastPage: Uint8Array = new Uint8Array(0);
   /** After preload() with a native width (1, 2, 4 bytes): the whole array as a typed array. */
   private flat: Uint8Array | Uint16Array | Uint32Array | null = null;
+  /** After preload() with an odd width: the whole section as bytes. */
+  private flatBytes: Uint8Array | null = null;
   pageReads = 0;
 
   constructor(
@@ -79,61 +109,115 @@ export class PagedUintArray {
     readonly width: number,
     readonly pageEntries: number,
     private readonly checksums: Uint32Array,
-    private maxPages: number,
+    private readonly maxPages: number,
     private readonly label: string,
-  ) {}
+  ) {
+    this.pageBytes = pageEntries * width;
+    this.pageCount = checksums.length;
+  }
+
+  /** Sets up the (empty) cache on first use, so an index that is only opened costs no cache memory. */
+  private init(): void {
+    this.slots = Math.max(1, Math.min(this.maxPages, this.pageCount));
+    this.slotOfPage = new Int32Array(this.pageCount).fill(-1);
+    this.pageOfSlot = new Int32Array(this.slots).fill(-1);
+    this.prev = new Int32Array(this.slots).fill(-1);
+    this.next = new Int32Array(this.slots).fill(-1);
+  }
 
   get(i: number): number {
     if (this.flat !== null) return this.flat[i];
+    if (this.flatBytes !== null) return readUint(this.flatBytes, i * this.width, this.width);
     const p = Math.floor(i / this.pageEntries);
     const page = p === this.lastPageNo ? this.lastPage : this.load(p);
     return readUint(page, (i - p * this.pageEntries) * this.width, this.width);
   }
 
+  /** The bytes of page p, read from the file on a miss. */
   private load(p: number): Uint8Array {
-    let page = this.cache.get(p);
-    if (page) {
-      // LRU: move to the most recent end.
-      this.cache.delete(p);
-      this.cache.set(p, page);
-    } else {
-      if (p < 0 || p >= this.checksums.length) {
-        throw new AttributionError('INDEX_RANGE', `${this.label}: entry page ${p} is outside the index`, 500);
+    if (this.slots === 0) this.init();
+    if (p < 0 || p >= this.pageCount) {
+      throw new AttributionError('INDEX_RANGE', `${this.label}: entry page ${p} is outside the index`, 500);
+    }
+    let slot = this.slotOfPage[p];
+    if (slot >= 0) {
+      if (slot !== this.head) {
+        this.unlink(slot);
+        this.pushFront(slot);
       }
-      const entries = Math.min(this.pageEntries, this.length - p * this.pageEntries);
-      page = new Uint8Array(entries * this.width);
-      const pos = this.offset + p * this.pageEntries * this.width;
+    } else {
+      if (this.used < this.slots) {
+        slot = this.used++;
+        // Whole 32-bit words, so the checksum reads aligned words through a persistent view.
+        const words = new Int32Array(Math.ceil(this.pageBytes / 4));
+        this.w32[slot] = words;
+        this.buf[slot] = new Uint8Array(words.buffer, 0, this.pageBytes);
+      } else {
+        slot = this.tail;
+        this.unlink(slot);
+        if (this.pageOfSlot[slot] >= 0) this.slotOfPage[this.pageOfSlot[slot]] = -1;
+        this.pageOfSlot[slot] = -1;
+      }
+      const page = this.buf[slot];
+      const bytes = Math.min(this.pageEntries, this.length - p * this.pageEntries) * this.width;
+      const pos = this.offset + p * this.pageBytes;
       let got = 0;
-      while (got < page.length) {
-        const r = readSync(this.fd, page, got, page.length - got, pos + got);
+      while (got < bytes) {
+        const r = readSync(this.fd, page, got, bytes - got, pos + got);
         if (r === 0) break;
         got += r;
       }
       this.pageReads++;
-      if (got !== page.length) {
-        throw new AttributionError(
-          'INDEX_TRUNCATED',
-          `${this.label}: page ${p} is truncated (read ${got} of ${page.length} bytes)`,
-          500,
-        );
-      }
-      if (pageChecksum(page) !== this.checksums[p]) {
-        throw new AttributionError(
+      if (got !== bytes)
+        this.reject(slot, 'INDEX_TRUNCATED', `page ${p} is truncated (read ${got} of ${bytes} bytes)`);
+      if (checksumAt(page, 0, bytes, this.w32[slot]) !== this.checksums[p]) {
+        this.reject(
+          slot,
           'INDEX_CORRUPT',
-          `${this.label}: page ${p} fails its checksum; the index file was altered or damaged`,
-          500,
+          `page ${p} fails its checksum; the index file was altered or damaged`,
         );
       }
-      this.cache.set(p, page);
-      if (this.cache.size > this.maxPages) {
-        const oldest = this.cache.keys().next().value as number;
-        this.cache.delete(oldest);
-        if (oldest === this.lastPageNo) this.lastPageNo = -1;
-      }
+      this.slotOfPage[p] = slot;
+      this.pageOfSlot[slot] = p;
+      this.pushFront(slot);
     }
     this.lastPageNo = p;
-    this.lastPage = page;
-    return page;
+    this.lastPage = this.buf[slot];
+    return this.lastPage;
+  }
+
+  /** Parks a slot whose page failed a check at the LRU end, empty (so it is reused first), and throws. */
+  private reject(slot: number, code: string, message: string): never {
+    this.pushBack(slot);
+    throw new AttributionError(code, `${this.label}: ${message}`, 500);
+  }
+
+  private unlink(s: number): void {
+    const a = this.prev[s];
+    const b = this.next[s];
+    if (a >= 0) this.next[a] = b;
+    else this.head = b;
+    if (b >= 0) this.prev[b] = a;
+    else this.tail = a;
+    this.prev[s] = -1;
+    this.next[s] = -1;
+    if (this.pageOfSlot[s] === this.lastPageNo) this.lastPageNo = -1;
+  }
+
+  private pushFront(s: number): void {
+    this.prev[s] = -1;
+    this.next[s] = this.head;
+    if (this.head >= 0) this.prev[this.head] = s;
+    this.head = s;
+    if (this.tail < 0) this.tail = s;
+  }
+
+  private pushBack(s: number): void {
+    this.next[s] = -1;
+    this.prev[s] = this.tail;
+    if (this.tail >= 0) this.next[this.tail] = s;
+    this.tail = s;
+    if (this.head < 0) this.head = s;
   }
 
   /**
@@ -154,8 +238,8 @@ export class PagedUintArray {
       }
       off += r;
     }
-    const pageBytes = this.pageEntries * this.width;
-    for (let p = 0; p < this.checksums.length; p++) {
+    const pageBytes = this.pageBytes;
+    for (let p = 0; p < this.pageCount; p++) {
       const page = bytes.subarray(p * pageBytes, Math.min(bytes.length, (p + 1) * pageBytes));
       if (pageChecksum(page) !== this.checksums[p]) {
         throw new AttributionError(
@@ -165,26 +249,34 @@ export class PagedUintArray {
         );
       }
     }
-    this.pageReads += this.checksums.length;
-    this.cache.clear();
-    this.lastPageNo = -1;
-    if (endianness() === 'LE' && (this.width === 1 || this.width === 2 || this.width === 4)) {
+    this.pageReads += this.pageCount;
+    // Drop the page cache: everything is resident now.
+    this.slots = 0;
+    this.used = 0;
+    this.head = this.tail = this.lastPageNo = -1;
+    this.buf = [];
+    this.w32 = [];
+    this.slotOfPage = this.pageOfSlot = this.prev = this.next = new Int32Array(0);
+    if (LITTLE_ENDIAN && (this.width === 1 || this.width === 2 || this.width === 4)) {
       this.flat =
         this.width === 1
           ? bytes
           : this.width === 2
             ? new Uint16Array(bytes.buffer, 0, this.length)
             : new Uint32Array(bytes.buffer, 0, this.length);
-    } else {
-      // Odd widths: keep every page resident (the cache never evicts them).
-      for (let p = 0; p < this.checksums.length; p++) {
-        this.cache.set(p, bytes.subarray(p * pageBytes, Math.min(bytes.length, (p + 1) * pageBytes)));
-      }
-      this.maxPages = Number.POSITIVE_INFINITY;
-    }
+    } else this.flatBytes = bytes;
   }
 
+  /** Pages currently held by the cache. */
   get cachedPages(): number {
-    return this.cache.size;
+    return this.used;
+  }
+
+  /** Bytes this array holds in memory now: the preloaded section, or the filled part of the cache. */
+  get residentBytes(): number {
+    if (this.flat !== null) return this.flat.byteLength;
+    if (this.flatBytes !== null) return this.flatBytes.byteLength;
+    if (this.slots === 0) return 0;
+    return this.used * this.pageBytes + (this.pageCount + 3 * this.slots) * 4;
   }
 }

@@ -41,18 +41,57 @@ export interface AttributionPolicy {
   /** At most this many contributors per receipt. */
   topK: number;
   span: SpanParams;
-  gradient: { method: InfluenceMethodName; dampingScale: number };
+  gradient: GradientPolicy;
   /** α: share of the span method when both are used, in [0, 1]. */
   spanWeight: number;
 }
 
+/** Gradient-attribution settings; `perEntry` and `inverse` as in DataInfOptions. */
+export interface GradientPolicy {
+  method: InfluenceMethodName;
+  dampingScale: number;
+  perEntry?: boolean;
+  inverse?: 'datainf' | 'exact';
+}
+
+/**
+ * DataInf with the damping rule of the DataInf paper (λ_l = 0.1 · mean squared gradient entry of
+ * layer l, `perEntry`) and the exact damped per-layer inverse: the variant `npm run
+ * bench:attribution-quality` measured best (packages/attribution/README.md, "DataInf").
+ */
 export const DEFAULT_POLICY: AttributionPolicy = {
   minInfluence: 0.001,
   topK: 20,
   span: DEFAULT_SPAN_PARAMS,
-  gradient: { method: 'datainf', dampingScale: 0.1 },
+  gradient: { method: 'datainf', dampingScale: 0.1, perEntry: true, inverse: 'exact' },
   spanWeight: 0.5,
 };
+
+/**
+ * The policy a receipt was computed with, from its recorded params, so that it can be recomputed
+ * after the defaults change. Receipts written before `perEntry` / `inverse` were recorded used the
+ * closed form with λ_l = 0.1 · mean ‖g_l‖².
+ */
+export function policyOfReceipt(r: Receipt): AttributionPolicy {
+  const p = r.params as Partial<Record<keyof AttributionPolicy, unknown>>;
+  const g = p.gradient as Partial<GradientPolicy> | undefined;
+  return validatePolicy({
+    ...(typeof p.minInfluence === 'number' ? { minInfluence: p.minInfluence } : {}),
+    ...(typeof p.topK === 'number' ? { topK: p.topK } : {}),
+    ...(typeof p.spanWeight === 'number' ? { spanWeight: p.spanWeight } : {}),
+    ...(p.span && typeof p.span === 'object' ? { span: p.span as SpanParams } : {}),
+    ...(g
+      ? {
+          gradient: {
+            method: g.method ?? DEFAULT_POLICY.gradient.method,
+            dampingScale: g.dampingScale ?? DEFAULT_POLICY.gradient.dampingScale,
+            perEntry: g.perEntry ?? false,
+            inverse: g.inverse ?? 'datainf',
+          },
+        }
+      : {}),
+  });
+}
 
 export function methodForModel(kind: ModelKind): AttributionMethod {
   if (kind === 'base') return 'span';
@@ -91,6 +130,9 @@ export function validatePolicy(p: Partial<AttributionPolicy> = {}): AttributionP
   }
   if (!(out.gradient.dampingScale > 0)) {
     throw new AttributionError('INVALID_PARAM', `policy.gradient.dampingScale must be > 0`);
+  }
+  if (out.gradient.inverse !== undefined && !['datainf', 'exact'].includes(out.gradient.inverse)) {
+    throw new AttributionError('INVALID_PARAM', `policy.gradient.inverse must be datainf or exact`);
   }
   return out;
 }
@@ -209,14 +251,20 @@ export function attribute(req: AttributeRequest): Receipt {
     if (!req.gradients || !req.testGradients) {
       throw new AttributionError('MISSING_INPUT', `method ${method} needs gradients and testGradients`);
     }
-    const m = influenceMethod(policy.gradient.method, { dampingScale: policy.gradient.dampingScale });
+    const { dampingScale, perEntry, inverse } = policy.gradient;
+    const m = influenceMethod(policy.gradient.method, { dampingScale, perEntry, inverse });
     const scores = m.scores(req.gradients, req.testGradients);
     parts.push({
       shares: normalisePositive(contributorInfluence(req.gradients, scores)),
       weight: method === 'gradient' ? 1 : 1 - policy.spanWeight,
     });
+    // perEntry / inverse are recorded only when they differ from the closed form of receipts written
+    // before they existed, so those receipts still hash and recompute the same
     params.gradient = {
-      ...policy.gradient,
+      method: policy.gradient.method,
+      dampingScale,
+      ...(perEntry ? { perEntry: true } : {}),
+      ...(inverse === 'exact' ? { inverse } : {}),
       ...(req.gradients.projection ? { projection: req.gradients.projection } : {}),
     };
   }

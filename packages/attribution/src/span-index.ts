@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { AttributionError } from './errors.ts';
 import { PagedUintArray, pageChecksum, readUint, writeUint } from './paged.ts';
 import { buildSuffixArray } from './sais.ts';
+import { sampleSuffixes } from './span-samples.ts';
 
 /**
  * Span index: a suffix array over the token ids of a training corpus, on disk, read lazily.
@@ -14,16 +16,20 @@ import { buildSuffixArray } from './sais.ts';
  * File layout (all integers little-endian):
  *
  *   0    magic "OLSPANIX"              8 bytes
- *   8    version (1)                   u32
+ *   8    version (2)                   u32
  *   12   tokenWidth, saWidth           u8, u8   (bytes per stored symbol / per suffix-array entry)
- *   16   n, docCount, alphabet, pageEntries                          u64 each
- *   48   offsets of meta, metaLength, docStarts, buckets, pageSums,
- *        tokens, sa, and the file length                              u64 each
- *   128  SHA-256 over bytes [0,128) and [160, tokensOffset)           32 bytes
+ *   14   sampleShift, sampleDepth      u8, u8   (a sample every k = 2^sampleShift rows, h symbols each)
+ *   16   n, docCount, alphabet, pageEntries                           u64 each
+ *   48   offsets of meta, metaLength, docStarts, buckets, samples, blockLcp,
+ *        pageSums, tokens, sa, and the file length                     u64 each
+ *   128  SHA-256 over bytes [0,128) and [160, tokensOffset)            32 bytes
  *   160  meta        JSON document map, columnar: rowIds[d], contribution[d] → contributions[],
  *                    contributor[d] → contributors[]  (doc → row → contribution → contributor)
  *        docStarts   docCount × u64: first text position of each document
  *        buckets     (alphabet + 1) × u64: SA start of each first symbol (gives unigram counts in O(1))
+ *        samples     ⌈n/k⌉ × (h − 1) × tokenWidth: symbols 1 … h − 1 of the suffix at every k-th SA
+ *                    row (symbol 0 is implied by the bucket the row lies in)
+ *        blockLcp    ⌈n/k⌉ × u8: bound on the LCP of adjacent suffixes in each block of k rows
  *        pageSums    u32 checksum of every page of tokens, then of sa
  *        tokens      n × tokenWidth bytes: the text symbols
  *        sa          n × saWidth bytes: the suffix array
@@ -31,13 +37,30 @@ import { buildSuffixArray } from './sais.ts';
  * Widths are the fewest bytes that hold the values: tokenWidth = bytes(alphabet − 1), saWidth =
  * bytes(n − 1). For a vocabulary of at most 65,535 ids and any corpus under 2^32 tokens that is
  * 2 + 4 = 6 bytes per token (2 + 3 = 5 under 2^24 tokens); a vocabulary above 65,535 ids costs one
- * more byte per token. Everything else (header, doc table, bucket table, page checksums of 4 bytes
+ * more byte per token. The sampled table adds ((h − 1) × tokenWidth + 1) / k bytes per token (0.14
+ * with the defaults k = 64, h = 5); the rest (header, doc table, bucket table, page checksums of 4 bytes
  * per page of `pageEntries` entries) is small next to n.
  *
- * Loading is lazy: `open` reads and hashes only the header and the small tables; the token and
- * suffix-array sections are read on demand with positional reads into an LRU page cache, each page
- * checked against its checksum the first time it is read. A truncated file fails at open (its
+ * Loading is lazy: `open` reads and hashes only the header and the tables before the token section;
+ * the token and suffix-array sections are read on demand with positional reads into an LRU page
+ * cache, each page checked against its checksum when read. A truncated file fails at open (its
  * length is in the header); an altered byte fails at open (tables) or when its page is read.
+ *
+ * Searching (why the tables): a binary search over a suffix array on disk costs two random page
+ * reads per step (the SA entry, then the text it points to), ~2·log2(n) per pattern — about 50 for
+ * 50M tokens, times every position of an output. Resident instead are the bucket table (the first
+ * step, free) and the sampled table (see span-samples.ts): the search runs over the samples in
+ * memory until it is inside one block of k rows, then reads that block's SA page and about log2(k)
+ * token pages. Longest matches are computed from the last position of the output backwards (see
+ * `longestMatches`): inside a copied passage each position extends the match found after it with no
+ * search, and a bound from the position after it proves most short matches short with no search
+ * either. Span selection counts only the candidates it may keep, and a candidate found this way is
+ * usually proved unique from memory (`locate`).
+ *
+ * Resident after open: the sampled table (((h − 1) × 2 + 1) / k bytes per row for a 16-bit
+ * vocabulary: 7 MB for 50M tokens with the defaults), the bucket and document-start tables, the page
+ * checksums, the document map, and the page cache as it fills (up to `cacheBytes`). Pages stay small
+ * (1,024 entries by default): reads are random, so a bigger page only adds bytes to each miss.
  */
 
 export interface CorpusDocument {
@@ -56,8 +79,17 @@ export interface DocumentInfo {
 }
 
 export interface BuildSpanIndexOptions {
-  /** Entries per page of the lazily read sections (default 1024: small pages suit binary search). */
+  /** Entries per page of the lazily read sections (default 1024: small pages suit random reads). */
   pageEntries?: number;
+  /** Sample every k-th suffix-array row, k a power of two in [1, 65536] (default 64). */
+  sampleEvery?: number;
+  /**
+   * Symbols compared per sample, in [2, 32] (default 5). The first comes from the bucket table, so
+   * depth − 1 are stored. On a 50M-token Zipfian corpus, k = 64, h = 5 keeps 7 MB resident (2.3% of
+   * the file) for ~870 page reads per 500-token span query; k = 32, h = 4 11 MB for ~790; k = 128,
+   * h = 6 4.3 MB for ~1,000; h = 3 costs ~30% more reads (too many samples tie with the query).
+   */
+  sampleDepth?: number;
 }
 
 export interface SpanIndexBuildStats {
@@ -75,10 +107,12 @@ export interface SpanIndexBuildStats {
   totalMs: number;
 }
 
+const LITTLE_ENDIAN = endianness() === 'LE';
 const MAGIC = 'OLSPANIX';
-const VERSION = 1;
+const VERSION = 2;
 const HEADER = 160;
 const HASHED_HEADER = 128;
+const FIELDS = 14;
 
 function bytesFor(maxValue: number): number {
   let w = 1;
@@ -132,6 +166,16 @@ export function buildSpanIndex(
   options: BuildSpanIndexOptions = {},
 ): SpanIndexBuildStats {
   const t0 = performance.now();
+  checkBuildOptions(options);
+  const { text, docStarts, alphabet } = corpusText(docs);
+  const t1 = performance.now();
+  const sa = buildSuffixArray(text, alphabet);
+  const suffixArrayMs = performance.now() - t1;
+  const stats = writeSpanIndex(path, docs, { text, docStarts, alphabet, sa }, options);
+  return { ...stats, suffixArrayMs, totalMs: performance.now() - t0 };
+}
+
+function checkBuildOptions(options: BuildSpanIndexOptions): Required<BuildSpanIndexOptions> {
   const pageEntries = options.pageEntries ?? 1024;
   if (!Number.isInteger(pageEntries) || pageEntries < 16 || pageEntries > 1 << 24) {
     throw new AttributionError(
@@ -139,15 +183,46 @@ export function buildSpanIndex(
       `pageEntries must be an integer in [16, 2^24], got ${pageEntries}`,
     );
   }
-  const { text, docStarts, alphabet } = corpusText(docs);
-  const n = text.length;
-  const t1 = performance.now();
-  const sa = buildSuffixArray(text, alphabet);
-  const suffixArrayMs = performance.now() - t1;
+  const sampleEvery = options.sampleEvery ?? 64;
+  if (
+    !Number.isInteger(sampleEvery) ||
+    sampleEvery < 1 ||
+    sampleEvery > 65536 ||
+    (sampleEvery & (sampleEvery - 1)) !== 0
+  ) {
+    throw new AttributionError(
+      'INVALID_OPTION',
+      `sampleEvery must be a power of two in [1, 65536], got ${sampleEvery}`,
+    );
+  }
+  const sampleDepth = options.sampleDepth ?? 5;
+  if (!Number.isInteger(sampleDepth) || sampleDepth < 2 || sampleDepth > 32) {
+    throw new AttributionError(
+      'INVALID_OPTION',
+      `sampleDepth must be an integer in [2, 32], got ${sampleDepth}`,
+    );
+  }
+  return { pageEntries, sampleEvery, sampleDepth };
+}
 
+/**
+ * Writes an index file from a corpus, its text and its suffix array (the second half of
+ * buildSpanIndex; also lets a caller that already has the suffix array skip rebuilding it).
+ */
+export function writeSpanIndex(
+  path: string,
+  docs: readonly CorpusDocument[],
+  built: { text: Int32Array; docStarts: Float64Array; alphabet: number; sa: Int32Array },
+  options: BuildSpanIndexOptions = {},
+): Omit<SpanIndexBuildStats, 'suffixArrayMs' | 'totalMs'> {
+  const { pageEntries, sampleEvery, sampleDepth } = checkBuildOptions(options);
+  const { text, docStarts, alphabet, sa } = built;
+  const n = text.length;
   const counts = new Float64Array(alphabet + 1);
   for (let i = 0; i < n; i++) counts[text[i] + 1]++;
   for (let c = 1; c <= alphabet; c++) counts[c] += counts[c - 1]; // counts[c] = SA start of symbol c
+  const { prefixes, blockLcp } = sampleSuffixes(text, sa, sampleEvery, sampleDepth);
+  const sampleCount = blockLcp.length;
 
   const meta = Buffer.from(JSON.stringify(encodeDocMap(docs)));
   const tokenWidth = bytesFor(alphabet - 1);
@@ -156,7 +231,9 @@ export function buildSpanIndex(
   const metaOffset = HEADER;
   const docStartsOffset = metaOffset + meta.length;
   const bucketsOffset = docStartsOffset + docs.length * 8;
-  const pageSumsOffset = bucketsOffset + (alphabet + 1) * 8;
+  const samplesOffset = bucketsOffset + (alphabet + 1) * 8;
+  const blockLcpOffset = samplesOffset + prefixes.length * tokenWidth;
+  const pageSumsOffset = blockLcpOffset + sampleCount;
   const tokensOffset = pageSumsOffset + tokenPages * 2 * 4;
   const saOffset = tokensOffset + n * tokenWidth;
   const fileLength = saOffset + n * saWidth;
@@ -165,18 +242,25 @@ export function buildSpanIndex(
   meta.copy(small, 0);
   for (let d = 0; d < docs.length; d++) writeUint(small, docStartsOffset - HEADER + d * 8, 8, docStarts[d]);
   for (let c = 0; c <= alphabet; c++) writeUint(small, bucketsOffset - HEADER + c * 8, 8, counts[c]);
+  for (let t = 0; t < prefixes.length; t++)
+    writeUint(small, samplesOffset - HEADER + t * tokenWidth, tokenWidth, prefixes[t]);
+  small.set(blockLcp, blockLcpOffset - HEADER);
   const pageSums = new DataView(small.buffer, small.byteOffset + pageSumsOffset - HEADER, tokenPages * 8);
 
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
     const writeArray = (src: Int32Array, width: number, offset: number, sumBase: number) => {
-      const buf = Buffer.alloc(pageEntries * width);
+      const buf = new Uint8Array(pageEntries * width);
       for (let p = 0; p < tokenPages; p++) {
         const start = p * pageEntries;
         const count = Math.min(pageEntries, n - start);
         const bytes = buf.subarray(0, count * width);
-        for (let k = 0; k < count; k++) writeUint(bytes, k * width, width, src[start + k]);
+        if (width === 2 && LITTLE_ENDIAN)
+          new Uint16Array(bytes.buffer, bytes.byteOffset, count).set(src.subarray(start, start + count));
+        else if (width === 4 && LITTLE_ENDIAN)
+          new Int32Array(bytes.buffer, bytes.byteOffset, count).set(src.subarray(start, start + count));
+        else for (let k = 0; k < count; k++) writeUint(bytes, k * width, width, src[start + k]);
         pageSums.setUint32((sumBase + p) * 4, pageChecksum(bytes), true);
         writeSync(fd, bytes, 0, bytes.length, offset + start * width);
       }
@@ -188,6 +272,8 @@ export function buildSpanIndex(
     header.writeUInt32LE(VERSION, 8);
     header[12] = tokenWidth;
     header[13] = saWidth;
+    header[14] = Math.log2(sampleEvery);
+    header[15] = sampleDepth;
     const fields = [
       n,
       docs.length,
@@ -197,6 +283,8 @@ export function buildSpanIndex(
       meta.length,
       docStartsOffset,
       bucketsOffset,
+      samplesOffset,
+      blockLcpOffset,
       pageSumsOffset,
       tokensOffset,
       saOffset,
@@ -225,8 +313,6 @@ export function buildSpanIndex(
     coreBytesPerToken: (n * (tokenWidth + saWidth)) / Math.max(1, n - docs.length),
     tokenWidth,
     saWidth,
-    suffixArrayMs,
-    totalMs: performance.now() - t0,
   };
 }
 
@@ -253,6 +339,37 @@ export interface LongestMatches {
   /** SA range of that longest prefix (count = hi − lo); filled only when ranges are requested. */
   lo: Float64Array;
   hi: Float64Array;
+  /**
+   * Where one occurrence of that longest prefix is, as far as the search learnt it without extra
+   * reads: its text position, its SA row, or both (−1 for unknown; at least one is set when
+   * length > 0). Pass them to `locate` as a hint.
+   */
+  position: Float64Array;
+  row: Float64Array;
+}
+
+/**
+ * Occurrences of an n-gram: their count, and their SA rows [lo, hi) — or, when the tables in memory
+ * prove that a known occurrence is the only one, lo = hi = −1 and `position` is its text position.
+ */
+export interface SpanLocation {
+  count: number;
+  lo: number;
+  hi: number;
+  position: number;
+}
+
+/** What an open index holds in memory, in bytes. */
+export interface SpanIndexMemory {
+  /** The sampled suffix table and its per-block LCP bounds. */
+  samples: number;
+  /** Document starts, bucket table and page checksums. */
+  tables: number;
+  /** Token and suffix-array pages held now (the whole sections when preloaded). */
+  pages: number;
+  /** The document map as stored (JSON bytes; its decoded objects take a few times that). */
+  documentMap: number;
+  total: number;
 }
 
 /** A lazily loaded span index (see the file comment for the format). Call `close()` when done. */
@@ -264,10 +381,18 @@ export class SpanIndex {
   readonly tokenWidth: number;
   readonly saWidth: number;
   readonly fileBytes: number;
+  /** Sampling of the in-memory suffix table: every `sampleEvery` rows, `sampleDepth` symbols. */
+  readonly sampleEvery: number;
+  readonly sampleDepth: number;
   readonly docs: readonly DocumentInfo[];
   private readonly fd: number;
   private readonly docStarts: Float64Array;
   private readonly buckets: Float64Array;
+  private readonly sampleShift: number;
+  private readonly prefixes: Uint16Array | Uint32Array;
+  private readonly blockLcp: Uint8Array;
+  private readonly pageSums: Uint32Array;
+  private readonly metaLength: number;
   private readonly tok: PagedUintArray;
   private readonly sa: PagedUintArray;
   private closed = false;
@@ -285,25 +410,54 @@ export class SpanIndex {
     readFully(fd, header, 0);
     if (header.toString('latin1', 0, 8) !== MAGIC) fail('INDEX_FORMAT', 'not a span index (bad magic)');
     const version = header.readUInt32LE(8);
+    if (version === 1)
+      fail('INDEX_VERSION', 'version 1 predates the sampled suffix table (version 2); rebuild the index');
     if (version !== VERSION) fail('INDEX_VERSION', `unsupported version ${version} (supported: ${VERSION})`);
     this.tokenWidth = header[12];
     this.saWidth = header[13];
+    this.sampleShift = header[14];
+    this.sampleDepth = header[15];
+    this.sampleEvery = 2 ** this.sampleShift;
     const f = (i: number) => readUint(header, 16 + i * 8, 8);
-    const [n, docCount, alphabet, pageEntries, , metaLength, docStartsOffset, bucketsOffset, pageSumsOffset] =
-      [f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7), f(8)];
-    const tokensOffset = f(9);
-    const saOffset = f(10);
-    const fileLength = f(11);
+    const [n, docCount, alphabet, pageEntries, metaOffset, metaLength, docStartsOffset, bucketsOffset] = [
+      f(0),
+      f(1),
+      f(2),
+      f(3),
+      f(4),
+      f(5),
+      f(6),
+      f(7),
+    ];
+    const [samplesOffset, blockLcpOffset, pageSumsOffset, tokensOffset, saOffset, fileLength] = [
+      f(8),
+      f(9),
+      f(10),
+      f(11),
+      f(12),
+      f(FIELDS - 1),
+    ];
     if (size < fileLength)
       fail('INDEX_TRUNCATED', `file is truncated: ${size} of ${fileLength} bytes present`);
     if (size > fileLength) fail('INDEX_CORRUPT', `file has ${size - fileLength} unexpected trailing bytes`);
+    const sampleCount = Math.ceil(n / this.sampleEvery);
+    const pages = Math.ceil(n / Math.max(1, pageEntries));
     if (
       this.tokenWidth < 1 ||
       this.tokenWidth > 4 ||
       this.saWidth < 1 ||
       this.saWidth > 6 ||
+      this.sampleShift > 16 ||
+      this.sampleDepth < 2 ||
+      this.sampleDepth > 32 ||
       pageEntries < 1 ||
-      tokensOffset > fileLength ||
+      metaOffset !== HEADER ||
+      docStartsOffset !== metaOffset + metaLength ||
+      bucketsOffset !== docStartsOffset + docCount * 8 ||
+      samplesOffset !== bucketsOffset + (alphabet + 1) * 8 ||
+      blockLcpOffset !== samplesOffset + sampleCount * (this.sampleDepth - 1) * this.tokenWidth ||
+      pageSumsOffset !== blockLcpOffset + sampleCount ||
+      tokensOffset !== pageSumsOffset + pages * 8 ||
       saOffset !== tokensOffset + n * this.tokenWidth ||
       fileLength !== saOffset + n * this.saWidth
     ) {
@@ -319,15 +473,19 @@ export class SpanIndex {
     this.documentCount = docCount;
     this.alphabet = alphabet;
     this.fileBytes = fileLength;
+    this.metaLength = metaLength;
     this.docs = decodeDocMap(JSON.parse(small.toString('utf8', 0, metaLength)), docCount, path);
     this.docStarts = new Float64Array(docCount);
     for (let d = 0; d < docCount; d++)
       this.docStarts[d] = readUint(small, docStartsOffset - HEADER + d * 8, 8);
     this.buckets = new Float64Array(alphabet + 1);
     for (let c = 0; c <= alphabet; c++) this.buckets[c] = readUint(small, bucketsOffset - HEADER + c * 8, 8);
-    const pages = Math.ceil(n / pageEntries);
+    const symbols = sampleCount * (this.sampleDepth - 1);
+    this.prefixes = readSymbols(small, samplesOffset - HEADER, symbols, this.tokenWidth);
+    this.blockLcp = Uint8Array.from(small.subarray(blockLcpOffset - HEADER, pageSumsOffset - HEADER));
     const sums = new Uint32Array(pages * 2);
     for (let p = 0; p < pages * 2; p++) sums[p] = small.readUInt32LE(pageSumsOffset - HEADER + p * 4);
+    this.pageSums = sums;
     const cacheBytes = options.cacheBytes ?? 64 * 1024 * 1024;
     const tokPages = Math.max(4, Math.floor((cacheBytes * 0.4) / (pageEntries * this.tokenWidth)));
     const saPages = Math.max(4, Math.floor((cacheBytes * 0.6) / (pageEntries * this.saWidth)));
@@ -389,15 +547,24 @@ export class SpanIndex {
     return this.tok.pageReads + this.sa.pageReads;
   }
 
+  /** What the open index holds in memory. */
+  get memory(): SpanIndexMemory {
+    const samples = this.prefixes.byteLength + this.blockLcp.byteLength;
+    const tables = this.docStarts.byteLength + this.buckets.byteLength + this.pageSums.byteLength;
+    const pages = this.tok.residentBytes + this.sa.residentBytes;
+    return {
+      samples,
+      tables,
+      pages,
+      documentMap: this.metaLength,
+      total: samples + tables + pages + this.metaLength,
+    };
+  }
+
   /** Reads every page and checks its checksum (a full integrity check; `open` checks lazily). */
   verifyAll(): void {
     for (let i = 0; i < this.textLength; i += this.tok.pageEntries) this.tok.get(i);
     for (let i = 0; i < this.textLength; i += this.sa.pageEntries) this.sa.get(i);
-  }
-
-  /** Symbol at text position p (−1 past the end, standing for the virtual sentinel). */
-  private sym(p: number): number {
-    return p < this.textLength ? this.tok.get(p) : -1;
   }
 
   /** Symbol of a query token, or −1 if the token never occurs in the corpus. */
@@ -414,15 +581,21 @@ export class SpanIndex {
   }
 
   /**
-   * Longest common prefix of pattern P[from, from + m) with the suffix at text position p, and the
-   * order: sets `this.cmp` to −1 if the pattern sorts before the suffix, +1 after, 0 if the pattern
-   * is a prefix of the suffix. Query symbols are ≥ 1; separators are 0 and the text end is −1.
+   * Order of the last comparison: −1 if the pattern sorts before the suffix, +1 after, 0 if the
+   * pattern is a prefix of the suffix; 2 (samples only) if the sample's stored symbols all agree
+   * and the pattern is longer, so the suffix itself must be read.
    */
   private cmp = 0;
-  private lcp(P: Int32Array, from: number, m: number, p: number): number {
-    let l = 0;
+
+  /**
+   * Longest common prefix of pattern P[from, from + m) with the suffix at text position p, given
+   * that the first `l` symbols are known to agree; sets `cmp`. Query symbols are ≥ 1; separators
+   * are 0 and the text end is −1.
+   */
+  private lcp(P: Int32Array, from: number, m: number, p: number, l: number): number {
+    const n = this.textLength;
     while (l < m) {
-      const s = this.sym(p + l);
+      const s = p + l < n ? this.tok.get(p + l) : -1;
       const q = P[from + l];
       if (s !== q) {
         this.cmp = q < s ? -1 : 1;
@@ -434,26 +607,105 @@ export class SpanIndex {
     return l;
   }
 
-  /** First SA row in [lo, hi) whose suffix is ≥ P (prefix-equal counts as ≥). */
-  private lowerBound(P: Int32Array, from: number, m: number, lo: number, hi: number): number {
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      this.lcp(P, from, m, this.sa.get(mid));
-      if (this.cmp > 0) lo = mid + 1;
-      else hi = mid;
+  /**
+   * As `lcp`, against the stored symbols of sample j (memory only); `cmp` = 2 when undecided. The
+   * sample must lie in P[from]'s bucket (its first symbol is not stored), and l ≥ 1.
+   */
+  private sampleLcp(P: Int32Array, from: number, m: number, j: number, l: number): number {
+    const h = this.sampleDepth;
+    const base = j * (h - 1) - 1;
+    const lim = Math.min(m, h);
+    const pre = this.prefixes;
+    while (l < lim) {
+      const s = pre[base + l];
+      const q = P[from + l];
+      if (s !== q) {
+        this.cmp = q < s ? -1 : 1;
+        return l;
+      }
+      l++;
     }
-    return lo;
+    this.cmp = l >= m ? 0 : 2;
+    return l;
   }
 
-  /** First SA row in [lo, hi) whose suffix does not start with P and sorts after it. */
-  private upperBound(P: Int32Array, from: number, m: number, lo: number, hi: number): number {
-    while (lo < hi) {
-      const mid = Math.floor((lo + hi) / 2);
-      this.lcp(P, from, m, this.sa.get(mid));
-      if (this.cmp >= 0) lo = mid + 1;
-      else hi = mid;
+  /** Bound on the LCP of the suffixes at SA rows x and x + 1 (memory only). */
+  private pairLcp(x: number): number {
+    return this.blockLcp[Math.floor(x / this.sampleEvery)];
+  }
+
+  /** Results of `bound`: common prefix of the pattern with the rows before and at the bound. */
+  private lcpBefore = 0;
+  private lcpAt = 0;
+  /** Set when `bound` stopped early: a row sharing at least `stopAt` symbols with the pattern. */
+  private hitRow = -1;
+
+  /**
+   * First SA row in [lo, hi) whose suffix is ≥ P[from, from + m), a prefix-equal suffix counting
+   * as ≥ — or with `upper`, the first that sorts after P and does not start with it. Every row in
+   * [lo, hi) must start with P[from]. Sets `lcpBefore` / `lcpAt` (1 at the ends of [lo, hi)).
+   *
+   * The search runs over the samples in memory first (a sample decides unless P agrees with all its
+   * stored symbols), then inside the one block of rows between two samples, reading the block's SA
+   * page and one token page per step. Each step skips the symbols that both current bounds share
+   * with P (Manber & Myers), so a step usually reads a single token page.
+   *
+   * With `stopAt`, returns −1 as soon as a row shares ≥ stopAt symbols with P, setting `hitRow`.
+   */
+  private bound(
+    P: Int32Array,
+    from: number,
+    m: number,
+    upper: boolean,
+    lo: number,
+    hi: number,
+    stopAt = Number.POSITIVE_INFINITY,
+  ): number {
+    const k = this.sampleEvery;
+    // Rows outside [lo, hi) are never compared; every row inside shares P[from], hence the 1s.
+    let lcpA = 1;
+    let lcpB = 1;
+    const s0 = Math.ceil(lo / k);
+    const s1 = Math.ceil(hi / k);
+    let a = s0;
+    let b = s1;
+    while (a < b) {
+      const j = (a + b) >>> 1;
+      let l = this.sampleLcp(P, from, m, j, Math.min(lcpA, lcpB));
+      if (this.cmp === 2 && l < stopAt) l = this.lcp(P, from, m, this.sa.get(j * k), l);
+      if (l >= stopAt) {
+        this.hitRow = j * k;
+        return -1;
+      }
+      if (upper ? this.cmp < 0 : this.cmp <= 0) {
+        b = j;
+        lcpB = l;
+      } else {
+        a = j + 1;
+        lcpA = l;
+      }
     }
-    return lo;
+    // The answer is in (row of sample a − 1, row of sample a]; rows strictly between are no samples.
+    let x0 = a > s0 ? (a - 1) * k + 1 : lo;
+    let x1 = a < s1 ? a * k : hi;
+    while (x0 < x1) {
+      const mid = (x0 + x1) >>> 1;
+      const l = this.lcp(P, from, m, this.sa.get(mid), Math.min(lcpA, lcpB));
+      if (l >= stopAt) {
+        this.hitRow = mid;
+        return -1;
+      }
+      if (upper ? this.cmp < 0 : this.cmp <= 0) {
+        x1 = mid;
+        lcpB = l;
+      } else {
+        x0 = mid + 1;
+        lcpA = l;
+      }
+    }
+    this.lcpBefore = lcpA;
+    this.lcpAt = lcpB;
+    return x0;
   }
 
   private symbols(tokens: ArrayLike<number>): Int32Array {
@@ -462,14 +714,58 @@ export class SpanIndex {
     return syms;
   }
 
-  /** SA range of P[from, from + m) (all symbols valid, m ≥ 1): two binary searches in its first symbol's bucket. */
-  private rangeOf(P: Int32Array, from: number, m: number): SaRange {
+  /**
+   * SA range of P[from, from + m) (all symbols valid, m ≥ 1), within its first symbol's bucket. With
+   * `row` (a row known to start with the pattern), each end is searched only if the per-block LCP
+   * bound says the neighbouring row could also start with it.
+   */
+  private rangeOf(P: Int32Array, from: number, m: number, row = -1): SaRange {
     const c0 = P[from];
     const blo = this.buckets[c0];
     const bhi = this.buckets[c0 + 1];
     if (m === 1) return { lo: blo, hi: bhi };
-    const lo = this.lowerBound(P, from, m, blo, bhi);
-    return { lo, hi: this.upperBound(P, from, m, lo, bhi) };
+    if (row >= 0) {
+      // Most n-grams met here occur once: check each neighbour (memory bound, then one read) before
+      // searching for the end of the range.
+      let lo = row;
+      if (row > blo && this.pairLcp(row - 1) >= m && this.lcp(P, from, m, this.sa.get(row - 1), 1) >= m) {
+        lo = this.bound(P, from, m, false, blo, row - 1);
+      }
+      let hi = row + 1;
+      if (hi < bhi && this.pairLcp(row) >= m && this.lcp(P, from, m, this.sa.get(hi), 1) >= m) {
+        hi = this.bound(P, from, m, true, hi + 1, bhi);
+      }
+      return { lo, hi };
+    }
+    const lo = this.bound(P, from, m, false, blo, bhi);
+    return { lo, hi: this.bound(P, from, m, true, lo, bhi) };
+  }
+
+  /**
+   * True when memory alone proves that P[from, from + m) (m ≥ 2) occurs at most once: among the
+   * samples it falls strictly between two that do not start with it, and no two adjacent rows of
+   * the block between them share m symbols.
+   */
+  private atMostOnce(P: Int32Array, from: number, m: number): boolean {
+    const c0 = P[from];
+    const k = this.sampleEvery;
+    let a = Math.ceil(this.buckets[c0] / k);
+    let b = Math.ceil(this.buckets[c0 + 1] / k);
+    let lcpA = 1;
+    let lcpB = 1;
+    while (a < b) {
+      const j = (a + b) >>> 1;
+      const l = this.sampleLcp(P, from, m, j, Math.min(lcpA, lcpB));
+      if (this.cmp === 0 || this.cmp === 2) return false;
+      if (this.cmp < 0) {
+        b = j;
+        lcpB = l;
+      } else {
+        a = j + 1;
+        lcpA = l;
+      }
+    }
+    return a >= 1 && this.blockLcp[a - 1] < m;
   }
 
   /** SA range of all occurrences of `tokens` (empty range if absent; the whole text for []). */
@@ -487,42 +783,160 @@ export class SpanIndex {
   }
 
   /**
-   * Longest match at each position (infini-gram style): for every start i (or only the starts in
-   * `positions`), the longest prefix of query[i..] that occurs in the corpus. One binary search of
-   * the whole remaining query inside the bucket of its first token finds its insertion point; the
-   * longest match is the longer common prefix with the two neighbouring suffixes there.
-   * With `ranges`, also the SA range (hence the count) of each longest match.
+   * Occurrences of `tokens`, given (optionally) one of them — its text position and/or SA row, as
+   * `longestMatches` reports them for its longest matches and their prefixes. The hint must be
+   * right: it is not checked. A hinted occurrence that memory proves unique costs no reads.
    */
-  longestMatches(query: ArrayLike<number>, positions?: ArrayLike<number>, ranges = false): LongestMatches {
+  locate(tokens: ArrayLike<number>, hint: { position?: number; row?: number } = {}): SpanLocation {
+    const none = { count: 0, lo: 0, hi: 0, position: -1 };
+    if (tokens.length === 0) return { count: this.textLength, lo: 0, hi: this.textLength, position: -1 };
+    const P = this.symbols(tokens);
+    if (P.some((c) => c < 0)) return none;
+    const row = hint.row ?? -1;
+    const position = hint.position ?? -1;
+    if (row < 0 && position >= 0 && P.length > 1 && this.atMostOnce(P, 0, P.length)) {
+      return { count: 1, lo: -1, hi: -1, position };
+    }
+    const r = this.rangeOf(P, 0, P.length, row);
+    return { count: r.hi - r.lo, lo: r.lo, hi: r.hi, position: -1 };
+  }
+
+  /** Text positions of the occurrences in a location, at most `limit` of them. */
+  locationPositions(loc: SpanLocation, limit = Number.POSITIVE_INFINITY): number[] {
+    if (loc.lo < 0) return loc.count > 0 && limit > 0 ? [loc.position] : [];
+    return this.positions(loc, limit);
+  }
+
+  /** True when text[p, p + d) equals P[from, from + d). */
+  private textEquals(P: Int32Array, from: number, d: number, p: number): boolean {
+    if (p < 0) return false;
+    for (let t = 0; t < d; t++) if (this.tok.get(p + t) !== P[from + t]) return false;
+    return true;
+  }
+
+  /**
+   * Longest match at each position (infini-gram style): for every start i (or only the starts in
+   * `positions`), the longest prefix of query[i..] that occurs in the corpus. With `minLength`, a
+   * position whose longest match is shorter than that reports 0 (span selection needs no more, and
+   * proving a match short is often free, see below). With `ranges`, also the SA range (hence the
+   * count) of each reported match.
+   *
+   * Positions are taken from the last to the first. If the longest match at i + d has length L and
+   * occurs at text position o, the match at i is at most d + L long. If that bound is below
+   * `minLength`, no search is needed. If text[o − d, o) equals query[i, i + d), the match at i is
+   * exactly d + L long, at o − d, with no search either. Otherwise one sample-guided binary search of
+   * the rest of the query in its first token's bucket finds its insertion point; the longest match
+   * is the longer common prefix with the two neighbouring suffixes there, and the search stops as
+   * soon as a suffix reaches the bound.
+   */
+  longestMatches(
+    query: ArrayLike<number>,
+    positions?: ArrayLike<number>,
+    ranges = false,
+    minLength = 1,
+  ): LongestMatches {
     const m = query.length;
     const length = new Int32Array(m);
     const lo = new Float64Array(m);
     const hi = new Float64Array(m);
+    const position = new Float64Array(m).fill(-1);
+    const row = new Float64Array(m).fill(-1);
     const syms = this.symbols(query);
-    // valid[i]: symbols from i up to (excluding) the next token absent from the corpus.
+    // validEnd[i]: end of the run of tokens present in the corpus that starts at i.
     const validEnd = new Int32Array(m + 1);
     validEnd[m] = m;
     for (let i = m - 1; i >= 0; i--) validEnd[i] = syms[i] < 0 ? i : validEnd[i + 1];
-    const run = (i: number) => {
-      const c0 = syms[i];
-      if (c0 < 0) return;
-      const len = validEnd[i] - i;
-      const blo = this.buckets[c0];
-      const bhi = this.buckets[c0 + 1];
-      const at = this.lowerBound(syms, i, len, blo, bhi);
-      let best = 1;
-      if (at < bhi) best = Math.max(best, this.lcp(syms, i, len, this.sa.get(at)));
-      if (at > blo) best = Math.max(best, this.lcp(syms, i, len, this.sa.get(at - 1)));
-      length[i] = best;
-      if (ranges) {
-        const r = this.rangeOf(syms, i, best);
-        lo[i] = r.lo;
-        hi[i] = r.hi;
+    let order: number[];
+    if (positions) {
+      const seen = new Uint8Array(m);
+      for (let k = 0; k < positions.length; k++) {
+        const i = positions[k];
+        if (!Number.isInteger(i) || i < 0 || i >= m) {
+          throw new AttributionError(
+            'INVALID_PARAM',
+            `positions[${k}] = ${i} is not an index into the query (length ${m})`,
+          );
+        }
+        seen[i] = 1;
       }
-    };
-    if (positions) for (let k = 0; k < positions.length; k++) run(positions[k]);
-    else for (let i = 0; i < m; i++) run(i);
-    return { length, lo, hi };
+      order = [];
+      for (let i = m - 1; i >= 0; i--) if (seen[i]) order.push(i);
+    } else order = Array.from({ length: m }, (_, k) => m - 1 - k);
+
+    // The previous (larger) position answered: a bound on its match length (exact when `nextExact`)
+    // and, when exact, where the match occurs (text position and/or SA row, −1 if unknown).
+    let next = -1;
+    let nextLen = 0;
+    let nextExact = false;
+    let nextPos = -1;
+    let nextRow = -1;
+    for (const i of order) {
+      let L = 0;
+      let exact = true;
+      let pos = -1;
+      let r = -1;
+      if (syms[i] >= 0) {
+        const len = validEnd[i] - i;
+        let bound = len;
+        if (next > i) {
+          const d = next - i;
+          bound = Math.min(len, d + nextLen);
+          if (bound < minLength) {
+            L = bound;
+            exact = false;
+          } else if (nextExact && nextLen > 0 && bound === d + nextLen) {
+            if (nextPos < 0) nextPos = this.sa.get(nextRow);
+            if (this.textEquals(syms, i, d, nextPos - d)) {
+              L = bound;
+              pos = nextPos - d;
+            }
+          }
+        } else if (bound < minLength) {
+          L = bound;
+          exact = false;
+        }
+        if (L === 0) {
+          const c0 = syms[i];
+          const blo = this.buckets[c0];
+          const bhi = this.buckets[c0 + 1];
+          if (bound <= 1) {
+            L = 1;
+            r = blo;
+          } else {
+            const at = this.bound(syms, i, len, false, blo, bhi, bound);
+            if (at < 0) {
+              L = bound;
+              r = this.hitRow;
+            } else {
+              const before = this.lcpBefore;
+              const here = this.lcpAt;
+              const useAt = at < bhi && here >= before;
+              L = useAt ? here : before;
+              r = useAt ? at : at - 1;
+            }
+          }
+        }
+      }
+      if (L >= minLength) {
+        length[i] = L;
+        position[i] = pos;
+        row[i] = r;
+      }
+      next = i;
+      nextLen = L;
+      nextExact = exact;
+      nextPos = pos;
+      nextRow = r;
+    }
+    if (ranges) {
+      for (const i of order) {
+        if (length[i] === 0) continue;
+        const rg = this.rangeOf(syms, i, length[i], row[i]);
+        lo[i] = rg.lo;
+        hi[i] = rg.hi;
+      }
+    }
+    return { length, lo, hi, position, row };
   }
 
   /** Text positions of the suffixes in SA rows [lo, hi), at most `limit` of them. */
@@ -609,6 +1023,17 @@ function decodeDocMap(j: DocMapJson, count: number, path: string): DocumentInfo[
     contributionId: j.contributions[j.contribution[d]] ?? null,
     contributor: j.contributors[j.contributor[d]],
   }));
+}
+
+/** Symbols stored `width` bytes each, little-endian, as a typed array (16-bit when they fit). */
+function readSymbols(b: Buffer, off: number, count: number, width: number): Uint16Array | Uint32Array {
+  const out = width <= 2 ? new Uint16Array(count) : new Uint32Array(count);
+  if (width === 2 && LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(b.subarray(off, off + count * 2));
+    return out;
+  }
+  for (let t = 0; t < count; t++, off += width) out[t] = readUint(b, off, width);
+  return out;
 }
 
 function readFully(fd: number, buf: Uint8Array, position: number): void {

@@ -1,10 +1,10 @@
 import { AttributionError } from './errors.ts';
-import type { SpanIndex } from './span-index.ts';
+import type { SpanIndex, SpanLocation } from './span-index.ts';
 
 /**
  * Maximal-span selection in the manner of OLMoTrace (Liu et al. 2025), over a span index.
  *
- * 1. Longest match L_i at every word-start position i of the output (infini-gram narrowing).
+ * 1. Longest match L_i at every word-start position i of the output (SpanIndex.longestMatches).
  * 2. Candidate span [i, e): e = i + L_i, moved back to the last word boundary (a position that starts
  *    a word, or the end of the output), so spans neither start nor end inside a word.
  * 3. Keep candidates of at least `minLength` tokens that are maximal: not contained in a candidate
@@ -84,7 +84,8 @@ export function selectSpans(
   const isStart = (i: number) => i === m || !wordStart || wordStart[i] === true;
   const starts: number[] = [];
   for (let i = 0; i < m; i++) if (isStart(i)) starts.push(i);
-  const lm = index.longestMatches(output, starts);
+  // Matches shorter than minLength yield no candidate, so they are reported as 0 (and mostly not searched).
+  const lm = index.longestMatches(output, starts, false, p.minLength);
 
   // Candidates, trimmed to word boundaries, in start order.
   const cands: { start: number; end: number }[] = [];
@@ -101,24 +102,41 @@ export function selectSpans(
     maximal.push(c);
     maxEnd = c.end;
   }
+  // Rank the maximal candidates by rarity first (unigram counts are in memory), then count them in
+  // that order until K are kept: the top K of those occurring ≤ maxCount times, as in step 5, but
+  // the common n-grams that could never make the cut are not searched for. Each count starts from
+  // where the candidate's longest match was found; most candidates occur once, which the index
+  // proves from memory or from the neighbouring rows of a known SA row.
   const N = index.tokenCount;
-  const scored: MatchedSpan[] = [];
-  for (const c of maximal) {
-    const toks = Array.from({ length: c.end - c.start }, (_, k) => output[c.start + k]);
-    const range = index.find(toks);
-    const count = range.hi - range.lo;
-    if (count === 0 || count > p.maxCount) continue;
+  const ranked = maximal.map((c) => {
     let logProb = 0;
-    for (const t of toks) logProb += Math.log(index.unigramCount(t) / N);
-    scored.push({ start: c.start, end: c.end, count, logProb, documents: [], rowIds: [] });
-  }
+    for (let t = c.start; t < c.end; t++) logProb += Math.log(index.unigramCount(output[t]) / N);
+    return { ...c, logProb };
+  });
+  ranked.sort((a, b) => a.logProb - b.logProb || b.end - b.start - (a.end - a.start) || a.start - b.start);
   const k = Math.ceil(p.density * m);
-  scored.sort((a, b) => a.logProb - b.logProb || b.end - b.start - (a.end - a.start) || a.start - b.start);
-  const kept = scored.slice(0, k).sort((a, b) => a.start - b.start);
+  const scored: MatchedSpan[] = [];
+  const where = new Map<MatchedSpan, SpanLocation>();
+  for (const c of ranked) {
+    if (scored.length === k) break;
+    const toks = Array.from({ length: c.end - c.start }, (_, j) => output[c.start + j]);
+    const loc = index.locate(toks, { position: lm.position[c.start], row: lm.row[c.start] });
+    if (loc.count === 0 || loc.count > p.maxCount) continue;
+    const span: MatchedSpan = {
+      start: c.start,
+      end: c.end,
+      count: loc.count,
+      logProb: c.logProb,
+      documents: [],
+      rowIds: [],
+    };
+    scored.push(span);
+    where.set(span, loc);
+  }
+  const kept = scored.sort((a, b) => a.start - b.start);
   for (const s of kept) {
-    const range = index.find(Array.from({ length: s.end - s.start }, (_, j) => output[s.start + j]));
     const perDoc = new Map<number, number>();
-    for (const pos of index.positions(range)) {
+    for (const pos of index.locationPositions(where.get(s) as SpanLocation)) {
       const d = index.documentAt(pos);
       perDoc.set(d, (perDoc.get(d) ?? 0) + 1);
     }

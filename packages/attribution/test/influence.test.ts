@@ -129,6 +129,52 @@ test('DataInf is the exact damped inverse for one example (Sherman–Morrison)',
   close(dataInf().scores(set, [v]), [exact], 1e-6);
 });
 
+test('DataInf with the exact inverse equals v_lᵀ (G_l + λ_l I)⁻¹ g_{k,l} computed by explicit inversion', () => {
+  const set = randomSet(21, 15, [4, 7], 2); // one set for both rules: factors are cached per array and λ
+  for (const perEntry of [false, true, false]) {
+    const n = 15;
+    const D = 11;
+    const G = set.checkpoints.at(-1)!.grads;
+    const v = randomVec(77, D);
+    const scores = new Array(n).fill(0);
+    const self = new Array(n).fill(0);
+    let off = 0;
+    for (const k of set.layerDims) {
+      const g = (i: number) => Array.from(G.subarray(i * D + off, i * D + off + k));
+      const mean =
+        Array.from({ length: n }, (_, i) => g(i).reduce((s, x) => s + x * x, 0)).reduce((a, b) => a + b) / n;
+      const lambda = (0.1 * mean) / (perEntry ? k : 1);
+      const H = eye(k).map((row) => row.map((x) => x * lambda));
+      for (let i = 0; i < n; i++) {
+        const gi = g(i);
+        for (let x = 0; x < k; x++) for (let y = 0; y < k; y++) H[x][y] += (gi[x] * gi[y]) / n;
+      }
+      const Hinv = invert(H);
+      const vl = Array.from(v.subarray(off, off + k));
+      for (let i = 0; i < n; i++) {
+        scores[i] += quad(vl, Hinv, g(i));
+        self[i] += quad(g(i), Hinv, g(i));
+      }
+      off += k;
+    }
+    const m = dataInf({ inverse: 'exact', perEntry });
+    close(m.scores(set, [v, v]), scores, 1e-7);
+    close(m.selfInfluence(set), self, 1e-7);
+  }
+  assert.throws(
+    () => dataInf({ inverse: 'lissa' as 'exact' }),
+    (e: unknown) => e instanceof AttributionError && /inverse must be datainf or exact/.test(e.message),
+  );
+});
+
+test('DataInf approaches the exact inverse when the damping dominates (λ ≫ ‖g‖²)', () => {
+  const set = randomSet(31, 40, [5, 3], 1);
+  const v = randomVec(5, 8);
+  const approx = dataInf({ dampingScale: 1e4 }).scores(set, [v]);
+  const exact = dataInf({ dampingScale: 1e4, inverse: 'exact' }).scores(set, [v]);
+  close(approx, exact, 1e-3);
+});
+
 test('gradient-dot and TracIn equal direct sums; TracIn weights checkpoints by learning rate', () => {
   const set = randomSet(4, 20, [3, 4], 3);
   const D = 7;

@@ -12,6 +12,7 @@ import {
   contributorWeights,
   type GradientSet,
   Prng,
+  policyOfReceipt,
   type Receipt,
   readReceiptFile,
   receiptId,
@@ -144,6 +145,30 @@ test('verifyReceipt recomputes and compares; tampering is detected', async () =>
 
   const v3 = await verifyReceipt({ ...rec, version: 2 }, recompute);
   assert.match(v3.reason!, /receipt\.version/);
+});
+
+test('a receipt records its gradient settings and recomputes with them after the defaults change', async () => {
+  const current = attribute(request());
+  const g = (current.params as { gradient: Record<string, unknown> }).gradient;
+  assert.equal(g.inverse, 'exact');
+  assert.equal(g.perEntry, true);
+  // a receipt of the earlier default (closed form, λ_l = 0.1 · mean ‖g_l‖²), which recorded neither
+  const legacyPolicy = {
+    ...request().policy,
+    gradient: { method: 'datainf' as const, dampingScale: 0.1, perEntry: false, inverse: 'datainf' as const },
+  };
+  const legacy = attribute(request({ policy: legacyPolicy }));
+  assert.deepEqual(Object.keys((legacy.params as { gradient: object }).gradient).sort(), [
+    'dampingScale',
+    'method',
+  ]);
+  assert.notDeepEqual(legacy.contributors, current.contributors, 'the two settings disagree here');
+  const recompute = (r: Receipt) => attribute(request({ policy: policyOfReceipt(r) }));
+  assert.deepEqual(await verifyReceipt(legacy, recompute), { ok: true });
+  assert.deepEqual(await verifyReceipt(current, recompute), { ok: true });
+  // recomputing the legacy receipt with today's defaults would not reproduce it
+  const withDefaults = await verifyReceipt(legacy, () => attribute(request()));
+  assert.equal(withDefaults.ok, false);
 });
 
 test('receipt files: round trip, truncated and altered files give clear errors', () => {

@@ -15,17 +15,40 @@ const corpusArb = fc.array(fc.array(fc.integer({ min: 0, max: 5 }), { maxLength:
 });
 const queryArb = fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 12 });
 
-test('counts, finds and longest matches agree 100% with a brute-force oracle', () => {
+/** Brute-force text positions (document, offset) of `pat`, as "d:offset" strings, sorted. */
+function bruteWhere(lists: number[][], pat: readonly number[]): string[] {
+  const out: string[] = [];
+  lists.forEach((t, d) => {
+    for (let i = 0; i + pat.length <= t.length; i++) {
+      let ok = true;
+      for (let k = 0; k < pat.length && ok; k++) ok = t[i + k] === pat[k];
+      if (ok) out.push(`${d}:${i}`);
+    }
+  });
+  return out.sort();
+}
+
+test('counts, finds, longest matches and hinted locates agree 100% with a brute-force oracle, whatever the sampling', () => {
   fc.assert(
     fc.property(
       corpusArb,
       fc.array(queryArb, { minLength: 1, maxLength: 5 }),
-      fc.integer({ min: 16, max: 64 }),
-      (lists, queries, pageEntries) => {
+      fc.record({
+        pageEntries: fc.integer({ min: 16, max: 64 }),
+        sampleEvery: fc.constantFrom(1, 2, 4, 8, 32),
+        sampleDepth: fc.integer({ min: 2, max: 5 }),
+      }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
+      (lists, queries, build, minLength, pick) => {
         const docs = makeDocs(lists);
         const path = tmp.file(`p${seq++}.olsa`);
-        buildSpanIndex(docs, path, { pageEntries });
+        buildSpanIndex(docs, path, build);
         const idx = SpanIndex.open(path, { cacheBytes: 256 });
+        const where = (p: number) => {
+          const d = idx.documentAt(p);
+          return `${d}:${p - docStart(lists, d)}`;
+        };
         try {
           for (const q of queries) {
             assert.equal(idx.count(q), bruteCount(docs, q), `count ${q}`);
@@ -36,6 +59,20 @@ test('counts, finds and longest matches agree 100% with a brute-force oracle', (
               const L = bruteLongest(docs, q, i);
               assert.equal(lm.length[i], L, `longest at ${i} of ${q}`);
               if (L > 0) assert.equal(lm.hi[i] - lm.lo[i], bruteCount(docs, q.slice(i, i + L)));
+            }
+            // A subset of positions (gaps between them), and matches shorter than minLength reported as 0.
+            const subset = q.map((_, i) => i).filter((i) => pick[i]);
+            const lms = idx.longestMatches(q, subset, false, minLength);
+            for (let i = 0; i < q.length; i++) {
+              const L = pick[i] ? bruteLongest(docs, q, i) : 0;
+              assert.equal(lms.length[i], L >= minLength ? L : 0, `longest ≥ ${minLength} at ${i} of ${q}`);
+              // The reported occurrence is a hint that locates every prefix of the match exactly.
+              for (let l = 1; l <= lms.length[i]; l++) {
+                const pat = q.slice(i, i + l);
+                const loc = idx.locate(pat, { position: lms.position[i], row: lms.row[i] });
+                assert.equal(loc.count, bruteCount(docs, pat), `locate ${pat}`);
+                assert.deepEqual(idx.locationPositions(loc).map(where).sort(), bruteWhere(lists, pat));
+              }
             }
             // documents containing the n-gram
             const r = idx.find(q);
@@ -54,8 +91,47 @@ test('counts, finds and longest matches agree 100% with a brute-force oracle', (
         }
       },
     ),
-    { numRuns: 120 },
+    { numRuns: 150 },
   );
+});
+
+/** Text position of document d's first token (documents are followed by one separator each). */
+function docStart(lists: number[][], d: number): number {
+  let p = 0;
+  for (let k = 0; k < d; k++) p += lists[k].length + 1;
+  return p;
+}
+
+test('repetitive corpora (long repeated passages, shallow samples) through a tiny cache', () => {
+  const r = new Prng(5);
+  const passage = Array.from({ length: 60 }, () => r.int(3));
+  const lists = Array.from({ length: 30 }, (_, d) => {
+    const t = Array.from({ length: 20 + r.int(40) }, () => r.int(3));
+    if (d % 3 === 0) t.splice(r.int(t.length), 0, ...passage.slice(r.int(10), 50 + r.int(10)));
+    return t;
+  });
+  const docs = makeDocs(lists);
+  for (const sampleEvery of [1, 4, 16]) {
+    const path = tmp.file(`rep${sampleEvery}.olsa`);
+    buildSpanIndex(docs, path, { pageEntries: 16, sampleEvery, sampleDepth: 2 });
+    const idx = SpanIndex.open(path, { cacheBytes: 64, preload: false });
+    for (let it = 0; it < 40; it++) {
+      const s = r.int(passage.length - 5);
+      const q = [...passage.slice(s, s + 5 + r.int(40)), ...(it % 2 ? [r.int(3)] : [])];
+      const minLength = 1 + r.int(6);
+      const lm = idx.longestMatches(q, undefined, false, minLength);
+      for (let i = 0; i < q.length; i++) {
+        const L = bruteLongest(docs, q, i);
+        assert.equal(lm.length[i], L >= minLength ? L : 0);
+        if (lm.length[i] > 0) {
+          const loc = idx.locate(q.slice(i, i + L), { position: lm.position[i], row: lm.row[i] });
+          assert.equal(loc.count, bruteCount(docs, q.slice(i, i + L)));
+        }
+      }
+      assert.equal(idx.count(q), bruteCount(docs, q));
+    }
+    idx.close();
+  }
 });
 
 test('counts on a Zipfian corpus with a vocabulary over 65,535 (3-byte tokens), through a tiny page cache', () => {
@@ -117,6 +193,19 @@ test('a truncated or altered index file gives a clear error', () => {
   );
   idx.close();
 
+  const v1 = Buffer.from(good);
+  v1.writeUInt32LE(1, 8);
+  writeFileSync(path, v1);
+  assert.throws(
+    () => SpanIndex.open(path),
+    (e: unknown) =>
+      e instanceof AttributionError && e.code === 'INDEX_VERSION' && /version 1 .*rebuild/.test(e.message),
+  );
+  const fields = Buffer.from(good);
+  fields[15] ^= 1; // sample depth: the table sizes no longer add up
+  writeFileSync(path, fields);
+  assert.throws(() => SpanIndex.open(path), /header fields are inconsistent/);
+
   const magic = Buffer.from(good);
   magic[0] = 0x58;
   writeFileSync(path, magic);
@@ -153,4 +242,70 @@ test('preloaded indexes (flat and odd-width pages) answer like lazily paged ones
     writeFileSync(path, bad);
     assert.throws(() => SpanIndex.open(path, { preload: true }), /fails its checksum/);
   }
+});
+
+test('build options are validated with the field named', () => {
+  const docs = makeDocs([[1, 2, 3]]);
+  assert.throws(
+    () => buildSpanIndex(docs, tmp.file('o.olsa'), { sampleEvery: 3 }),
+    /sampleEvery must be a power of two/,
+  );
+  assert.throws(
+    () => buildSpanIndex(docs, tmp.file('o.olsa'), { sampleDepth: 1 }),
+    /sampleDepth must be an integer in \[2, 32\]/,
+  );
+  assert.throws(() => longest(docs, [1, 2], [5]), /positions\[0\] = 5 is not an index/);
+});
+
+function longest(docs: ReturnType<typeof makeDocs>, q: number[], positions: number[]) {
+  const path = tmp.file(`l${seq++}.olsa`);
+  buildSpanIndex(docs, path);
+  const idx = SpanIndex.open(path);
+  try {
+    return idx.longestMatches(q, positions);
+  } finally {
+    idx.close();
+  }
+}
+
+test('memory: the sampled table is resident, pages only as read; a damaged page fails alone and the cache recovers', () => {
+  const r = new Prng(31);
+  const lists = Array.from({ length: 50 }, () => Array.from({ length: 40 + r.int(40) }, () => r.int(20)));
+  const docs = makeDocs(lists);
+  const path = tmp.file('mem.olsa');
+  const stats = buildSpanIndex(docs, path, { pageEntries: 16, sampleEvery: 8, sampleDepth: 3 });
+  const idx = SpanIndex.open(path, { cacheBytes: 256, preload: false });
+  // ⌈n/8⌉ samples × 2 stored symbols × 2 bytes (Uint16Array) + one LCP byte per block.
+  assert.equal(idx.memory.samples, Math.ceil(stats.textLength / 8) * (2 * 2 + 1));
+  assert.equal(idx.memory.pages, 0);
+  idx.count(lists[3].slice(5, 9));
+  assert.ok(idx.memory.pages > 0 && idx.memory.pages < 2048, `pages ${idx.memory.pages}`);
+  idx.close();
+
+  // Damage one token page in the middle of the file: queries that need it fail, the others still
+  // answer (the slot that held the bad read is reused), and the damage is reported again on retry.
+  const bad = readFileSync(path);
+  const header = (i: number) => Number(bad.readBigUInt64LE(16 + i * 8));
+  const tokensOffset = header(11);
+  const page = Math.floor(stats.textLength / 16 / 2);
+  bad[tokensOffset + page * 16 * stats.tokenWidth + 3] ^= 0x08;
+  writeFileSync(path, bad);
+  const hurt = SpanIndex.open(path, { cacheBytes: 64, preload: false });
+  assert.throws(
+    () => hurt.documentTokens(hurt.documentAt(page * 16 + 1)),
+    /tokens: page \d+ fails its checksum/,
+  );
+  for (let it = 0; it < 30; it++) {
+    const d = lists[r.int(lists.length)];
+    const s = r.int(d.length - 3);
+    const q = d.slice(s, s + 3);
+    try {
+      assert.equal(hurt.count(q), bruteCount(docs, q));
+    } catch (e) {
+      assert.ok(e instanceof AttributionError && e.code === 'INDEX_CORRUPT', String(e));
+    }
+  }
+  assert.deepEqual(hurt.documentTokens(0), lists[0]);
+  assert.throws(() => hurt.verifyAll(), /fails its checksum/);
+  hurt.close();
 });

@@ -38,7 +38,7 @@ function oracle(
   return scored.slice(0, Math.ceil(p.density * m)).sort((a, b) => a.start - b.start);
 }
 
-test('maximal-span selection follows its rules (word boundaries, min length, max count, density, maximality)', () => {
+test('maximal-span selection follows its rules (word boundaries, min length, max count, density, maximality), lazy or preloaded', () => {
   const arb = fc.record({
     lists: fc.array(fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 5, maxLength: 40 }), {
       minLength: 1,
@@ -53,6 +53,9 @@ test('maximal-span selection follows its rules (word boundaries, min length, max
     minLength: fc.integer({ min: 1, max: 5 }),
     maxCount: fc.integer({ min: 1, max: 8 }),
     density: fc.constantFrom(0.05, 0.1, 0.3, 1),
+    sampleEvery: fc.constantFrom(1, 2, 4, 32),
+    sampleDepth: fc.integer({ min: 2, max: 4 }),
+    lazy: fc.boolean(),
   });
   fc.assert(
     fc.property(arb, (a) => {
@@ -67,8 +70,8 @@ test('maximal-span selection follows its rules (word boundaries, min length, max
       out.push(...a.noise);
       const ws = out.map((_, i) => i === 0 || a.wsSeed[i % a.wsSeed.length]);
       const path = tmp.file(`s${seq++}.olsa`);
-      buildSpanIndex(docs, path, { pageEntries: 16 });
-      const idx = SpanIndex.open(path);
+      buildSpanIndex(docs, path, { pageEntries: 16, sampleEvery: a.sampleEvery, sampleDepth: a.sampleDepth });
+      const idx = SpanIndex.open(path, a.lazy ? { cacheBytes: 128, preload: false } : {});
       try {
         const p = { minLength: a.minLength, maxCount: a.maxCount, density: a.density };
         const spans = selectSpans(idx, out, p, ws);

@@ -2,11 +2,13 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  type AttributionPolicy,
   attribute,
   buildSpanIndex,
   type CorpusDocument,
   type GradientSet,
   parseReceipt,
+  policyOfReceipt,
   projectionDims,
   RandomProjector,
   type Receipt,
@@ -66,14 +68,9 @@ export class AttributionService implements AttributionIndexer, Attributor {
    */
   async buildIndex(input: { job: Job; jobDir: string }): Promise<{ hash: Hash; uri: string }> {
     const { tokenizer, model } = this.#factory.catalog.load(input.job.spec.baseModel);
-    const documents: CorpusDocument[] = readJobRows(input.jobDir).map((row) => ({
-      tokens: tokenizer.encode(row.text ?? [row.prompt, row.completion].filter(Boolean).join(' ')),
-      rowId: row.id,
-      contributor: row.contributor,
-    }));
     mkdirSync(join(this.#home, 'attribution'), { recursive: true });
     const path = this.#indexPath(input.job.id);
-    buildSpanIndex(documents, path);
+    buildSpanIndex(this.#documents(input.job, input.jobDir), path);
     const rows = readJobRows(input.jobDir);
     const hp = input.job.spec.hyperparameters;
     const examples = buildExamples(
@@ -119,11 +116,30 @@ export class AttributionService implements AttributionIndexer, Attributor {
     return job;
   }
 
-  #index(jobId: number): SpanIndex {
-    let index = this.#indexes.get(jobId);
+  /** The span index's documents: each training row's tokens, with its row id and contributor. */
+  #documents(job: Job, jobDir: string): CorpusDocument[] {
+    const { tokenizer } = this.#factory.catalog.load(job.spec.baseModel);
+    return readJobRows(jobDir).map((row) => ({
+      tokens: tokenizer.encode(row.text ?? [row.prompt, row.completion].filter(Boolean).join(' ')),
+      rowId: row.id,
+      contributor: row.contributor,
+    }));
+  }
+
+  #index(job: Job): SpanIndex {
+    let index = this.#indexes.get(job.id);
     if (!index) {
-      index = SpanIndex.open(this.#indexPath(jobId));
-      this.#indexes.set(jobId, index);
+      const path = this.#indexPath(job.id);
+      try {
+        index = SpanIndex.open(path);
+      } catch (e) {
+        // an index written by an older format version is rebuilt from the job's rows (same
+        // content; the published blob of the old file stays where the registry points)
+        if ((e as { code?: string }).code !== 'INDEX_VERSION') throw e;
+        buildSpanIndex(this.#documents(job, this.#factory.jobDir(job.id)), path);
+        index = SpanIndex.open(path);
+      }
+      this.#indexes.set(job.id, index);
     }
     return index;
   }
@@ -144,7 +160,13 @@ export class AttributionService implements AttributionIndexer, Attributor {
     return g;
   }
 
-  #compute(modelId: number, input: string, output: string, outputTokens: number[]): Receipt {
+  #compute(
+    modelId: number,
+    input: string,
+    output: string,
+    outputTokens: number[],
+    policy?: AttributionPolicy,
+  ): Receipt {
     const job = this.#jobOfModel(modelId);
     const { tokenizer } = this.#factory.catalog.load(job.spec.baseModel);
     const g = this.#gradientsOf(job);
@@ -167,7 +189,8 @@ export class AttributionService implements AttributionIndexer, Attributor {
         (t) => /^[\sĠ]/.test(tokenizer.decode([t])) || !/^\w/.test(tokenizer.decode([t])),
       ),
       decode: (ids) => tokenizer.decode(ids),
-      spanIndex: this.#index(job.id),
+      spanIndex: this.#index(job),
+      policy,
     });
   }
 
@@ -260,8 +283,9 @@ export class AttributionService implements AttributionIndexer, Attributor {
       };
     }
     const modelId = Number(String((receipt as { modelId?: unknown }).modelId ?? '').replace('model-', ''));
-    return verifyReceipt(receipt, () =>
-      this.#compute(modelId, stored.input, stored.output, stored.outputTokens),
+    // recompute with the parameters the receipt records, not today's defaults
+    return verifyReceipt(receipt, (r) =>
+      this.#compute(modelId, stored.input, stored.output, stored.outputTokens, policyOfReceipt(r)),
     );
   }
 }
