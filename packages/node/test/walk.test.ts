@@ -321,6 +321,13 @@ test('settle the epoch and every contributor claims OPEN', async () => {
   );
   const verified = await api<{ ok: boolean }>(node.url, `/api/epochs/${settled.body.epoch}/verify`);
   assert.equal(verified.body.ok, true, JSON.stringify(verified.body));
+  // an honest root is not challenged, and nothing is sent
+  const challenge = await api<{ error?: { code?: string } }>(
+    node.url,
+    `/api/epochs/${settled.body.epoch}/challenge`,
+    { token: tokens[1], body: {} },
+  );
+  assert.equal(challenge.status, 409, JSON.stringify(challenge.body));
   await api(node.url, '/api/dev/advance-time', { body: { seconds: 3600 } });
   const client = node.ctx.chain.publicClient;
   // the reward tree pays exactly the contributors of the training data, and each of them claims

@@ -60,4 +60,22 @@ export function registerRewardsCommands(program: Command): void {
     );
     if (!r.ok) process.exitCode = 1;
   });
+
+  withConn(
+    rewards
+      .command('challenge <epoch>')
+      .description(
+        "Recompute an epoch's root and, if it differs from the posted one, challenge it (bonds the governed challengeBond in OPEN)",
+      ),
+  ).action(async (epoch: string, opts: ConnOpts, cmd: Command) => {
+    const r = (await NodeClient.from(cmd, opts).request(
+      'POST',
+      `/api/epochs/${epoch}/challenge`,
+      {},
+      true,
+    )) as Json;
+    print(opts, r, () =>
+      console.log(`epoch ${epoch} challenged: evidence ${r.evidenceUri} (tx ${r.txHash})`),
+    );
+  });
 }

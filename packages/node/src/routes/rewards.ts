@@ -1,5 +1,6 @@
 import { rewardDistributorAbi } from '@openledger/chain';
 import {
+  challengeEpoch,
   claimReward,
   readCurrentEpoch,
   readEpochInfo,
@@ -66,6 +67,33 @@ export async function rewardRoutes(app: FastifyInstance, ctx: NodeContext): Prom
     async (request) => {
       const { chain, blobs } = economyOf(ctx);
       return json(await verifyEpoch({ chain, blobs }, request.params.epoch));
+    },
+  );
+
+  app.post<{ Params: { epoch: number } }>(
+    '/api/epochs/:epoch/challenge',
+    {
+      schema: {
+        tags: ['rewards'],
+        summary:
+          "Challenge an epoch's root within its window: recompute it from the published receipts and, if it differs, post the evidence and bond the governed challengeBond from the signed-in account",
+        description:
+          'A root that recomputes correctly is not challenged (409 NOTHING_TO_CHALLENGE). The bond comes back if governance voids the root and goes to the treasury if it stands; without enough OPEN for it the answer is 402 INSUFFICIENT_BOND and nothing is sent.',
+        security: [{ bearer: [] }],
+        params: { type: 'object', properties: { epoch: { type: 'integer', minimum: 1 } } },
+      },
+    },
+    async (request) => {
+      const account = ctx.auth.require(request) as Address;
+      const { chain, blobs, signers } = economyOf(ctx);
+      const epoch = request.params.epoch;
+      const verification = await verifyEpoch({ chain, blobs }, epoch);
+      const result = await challengeEpoch(
+        { chain, blobs, wallet: signers.wallet(account) },
+        epoch,
+        verification,
+      );
+      return json({ epoch, ...result, problems: verification.problems });
     },
   );
 
