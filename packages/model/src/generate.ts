@@ -1,7 +1,7 @@
 // Inference: a KV cache with independent slots (one sequence each), a batched cached forward in which
 // every row may use a different LoRA adapter (segmented LoRA matmul, for serving), sampling and
 // streaming generation.
-import { getKernels, type Kernels, type LoraSegment } from '@openledger/tensor';
+import { getKernels, type LoraSegment } from '@openledger/tensor';
 import { headDim } from './config.ts';
 import { invalid } from './errors.ts';
 import { type LoraAdapter, type LoraTarget, loraScale } from './lora.ts';
@@ -19,6 +19,8 @@ export class KVCache {
   readonly v: Float32Array[];
   /** Positions filled per slot. */
   readonly lengths: Int32Array;
+  /** Activation buffers of `forwardCached(…, { reuseBuffers: true })`, grown as needed. */
+  readonly scratch = new Map<string, Float32Array>();
 
   constructor(model: LlamaModel, slots: number, maxSeq = model.config.maxSeq) {
     const c = model.config;
@@ -45,45 +47,53 @@ export class KVCache {
 
 const TARGET_KEY = { q: 'wq', k: 'wk', v: 'wv', o: 'wo', gate: 'wGate', up: 'wUp', down: 'wDown' } as const;
 
-/** Consecutive rows sharing an adapter become one segment. */
+/** Rows b0 … b1-1 share one adapter. */
+interface AdapterRun {
+  b0: number;
+  b1: number;
+  adapter: LoraAdapter;
+}
+
+/** Consecutive rows sharing an adapter, found once per forward. */
+function adapterRuns(adapters: readonly (LoraAdapter | null | undefined)[]): AdapterRun[] {
+  const runs: AdapterRun[] = [];
+  for (let b = 0; b < adapters.length; b++) {
+    const ad = adapters[b];
+    if (!ad) continue;
+    const last = runs[runs.length - 1];
+    if (last && last.adapter === ad && last.b1 === b) last.b1 = b + 1;
+    else runs.push({ b0: b, b1: b + 1, adapter: ad });
+  }
+  return runs;
+}
+
+/** The LoRA segments of one layer's target; row b's tokens are rows offs[b] … offs[b+1]-1. */
 function segmentsFor(
-  adapters: readonly (LoraAdapter | null | undefined)[],
-  T: number,
+  runs: readonly AdapterRun[],
+  offs: Int32Array,
   layer: number,
   target: LoraTarget,
 ): LoraSegment[] {
   const segs: LoraSegment[] = [];
-  for (let b = 0; b < adapters.length; b++) {
-    const ad = adapters[b];
-    const pair = ad?.layers[layer]?.[target];
-    if (!ad || !pair) continue;
+  for (const run of runs) {
+    const pair = run.adapter.layers[layer]?.[target];
+    if (!pair) continue;
     const last = segs[segs.length - 1];
-    if (last && last.a === pair.a && last.end === b * T) last.end = (b + 1) * T;
+    const scale = loraScale(run.adapter.config);
+    // different adapter objects may share a pair: adjacent rows using the same one are one segment
+    if (last && last.a === pair.a && last.b === pair.b && last.scale === scale && last.end === offs[run.b0])
+      last.end = offs[run.b1];
     else
       segs.push({
-        start: b * T,
-        end: (b + 1) * T,
+        start: offs[run.b0],
+        end: offs[run.b1],
         a: pair.a,
         b: pair.b,
-        rank: ad.config.rank,
-        scale: loraScale(ad.config),
+        rank: run.adapter.config.rank,
+        scale,
       });
   }
   return segs;
-}
-
-function linearMixed(
-  K: Kernels,
-  x: Float32Array,
-  N: number,
-  inDim: number,
-  W: Float32Array,
-  outDim: number,
-  y: Float32Array,
-  segs: LoraSegment[],
-): void {
-  K.sgemm(false, true, N, outDim, inDim, 1, x, inDim, W, inDim, 0, y, outDim);
-  if (segs.length) K.loraSegmented(y, x, N, inDim, outDim, segs);
 }
 
 export interface CachedForwardOptions {
@@ -91,6 +101,12 @@ export interface CachedForwardOptions {
   adapters?: readonly (LoraAdapter | null | undefined)[] | LoraAdapter | null;
   /** Return logits of every new position (default: only the last of each row). */
   allLogits?: boolean;
+  /**
+   * Keep activation buffers in the cache and reuse them on its next call (decoding loops): no fresh
+   * arrays per step. The returned logits are then a view that the next such call on this cache
+   * overwrites.
+   */
+  reuseBuffers?: boolean;
 }
 
 /**
@@ -106,29 +122,55 @@ export function forwardCached(
   T: number,
   opts: CachedForwardOptions = {},
 ): Float32Array {
+  if (!Number.isInteger(T) || T < 1) throw invalid('T', `must be an integer ≥ 1, got ${T}`);
+  const N = slots.length * T;
+  if (tokens.length !== N) throw invalid('tokens', `must have ${N} entries (rows·T), got ${tokens.length}`);
+  return forwardRagged(model, cache, slots, tokens, new Array<number>(slots.length).fill(T), opts);
+}
+
+/**
+ * forwardCached with counts[b] ≥ 1 new tokens for row b (the rows' tokens back to back in `tokens`):
+ * prompts of different lengths in one forward (batched prefill). Returns [B][vocab] logits of each
+ * row's last token, or [Σcounts][vocab] with allLogits.
+ */
+export function forwardRagged(
+  model: LlamaModel,
+  cache: KVCache,
+  slots: readonly number[],
+  tokens: Int32Array,
+  counts: readonly number[],
+  opts: CachedForwardOptions = {},
+): Float32Array {
   const K = getKernels();
   const c = model.config;
   const w = model.weights;
   const B = slots.length;
-  const N = B * T;
   const D = c.dim;
   const hd = headDim(c);
   const kvDim = c.nKvHeads * hd;
   const F = c.ffnDim;
   const V = c.vocabSize;
-  if (tokens.length !== N) throw invalid('tokens', `must have ${N} entries (rows·T), got ${tokens.length}`);
+  if (counts.length !== B) throw invalid('counts', `needs one entry per row (${B}), got ${counts.length}`);
+  const offs = new Int32Array(B + 1);
+  for (let b = 0; b < B; b++) {
+    if (!Number.isInteger(counts[b]) || counts[b] < 1)
+      throw invalid('counts', `row ${b} needs an integer count ≥ 1, got ${counts[b]}`);
+    offs[b + 1] = offs[b] + counts[b];
+  }
+  const N = offs[B];
+  if (tokens.length !== N) throw invalid('tokens', `must have ${N} entries (Σcounts), got ${tokens.length}`);
   const seen = new Set<number>();
-  for (const s of slots) {
+  slots.forEach((s, b) => {
     if (!Number.isInteger(s) || s < 0 || s >= cache.slots)
       throw invalid('slots', `slot ${s} outside 0..${cache.slots - 1}`);
     if (seen.has(s)) throw invalid('slots', `slot ${s} appears twice`);
     seen.add(s);
-    if (cache.lengths[s] + T > cache.maxSeq)
+    if (cache.lengths[s] + counts[b] > cache.maxSeq)
       throw invalid(
         'tokens',
-        `slot ${s} would hold ${cache.lengths[s] + T} positions, limit ${cache.maxSeq}`,
+        `slot ${s} would hold ${cache.lengths[s] + counts[b]} positions, limit ${cache.maxSeq}`,
       );
-  }
+  });
   for (let i = 0; i < N; i++)
     if (!(tokens[i] >= 0 && tokens[i] < V))
       throw invalid('tokens', `token ${tokens[i]} outside vocabulary 0..${V - 1}`);
@@ -142,76 +184,116 @@ export function forwardCached(
     if (ad && ad.layers.length !== c.nLayers)
       throw invalid('adapters', `adapter has ${ad.layers.length} layers, model has ${c.nLayers}`);
 
-  const positions = new Int32Array(N);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) positions[b * T + t] = cache.lengths[slots[b]] + t;
+  const scratch = opts.reuseBuffers ? cache.scratch : null;
+  const buf = (key: string, n: number): Float32Array => {
+    if (!scratch) return new Float32Array(n);
+    let b = scratch.get(key);
+    if (!b || b.length < n) {
+      b = new Float32Array(Math.max(n, Math.ceil((b?.length ?? 0) * 1.5)));
+      scratch.set(key, b);
+    }
+    return b.length === n ? b : b.subarray(0, n);
+  };
 
-  let x = new Float32Array(N * D);
+  const positions = new Int32Array(N);
+  const slotArr = new Int32Array(B);
+  const past = new Int32Array(B);
+  const countArr = new Int32Array(B);
+  for (let b = 0; b < B; b++) {
+    slotArr[b] = slots[b];
+    past[b] = cache.lengths[slots[b]];
+    countArr[b] = counts[b];
+    for (let t = 0; t < counts[b]; t++) positions[offs[b] + t] = past[b] + t;
+  }
+
+  const x = buf('x', N * D);
   for (let i = 0; i < N; i++) x.set(w.tokEmb.subarray(tokens[i] * D, (tokens[i] + 1) * D), i * D);
-  const h = new Float32Array(N * D);
-  const q = new Float32Array(N * D);
-  const k = new Float32Array(N * kvDim);
-  const v = new Float32Array(N * kvDim);
-  const o = new Float32Array(N * D);
-  const tmp = new Float32Array(N * D);
-  const gate = new Float32Array(N * F);
-  const up = new Float32Array(N * F);
-  const maxL = Math.max(...slots.map((s) => cache.lengths[s])) + T;
-  const group = c.nHeads / c.nKvHeads;
-  const S = new Float32Array(group * T * maxL);
+  const h = buf('h', N * D);
+  const q = buf('q', N * D);
+  const k = buf('k', N * kvDim);
+  const v = buf('v', N * kvDim);
+  const o = buf('o', N * D);
+  const gate = buf('gate', N * F);
+  const up = buf('up', N * F);
   const scale = 1 / Math.sqrt(hd);
+  const runs = adapterRuns(adapters);
+  // y (=, or += with accumulate) x·Wᵀ, then each row's LoRA delta
+  const linear = (
+    l: number,
+    target: LoraTarget,
+    xin: Float32Array,
+    inDim: number,
+    y: Float32Array,
+    outDim: number,
+    accumulate: boolean,
+  ) => {
+    K.sgemm(
+      false,
+      true,
+      N,
+      outDim,
+      inDim,
+      1,
+      xin,
+      inDim,
+      w.layers[l][TARGET_KEY[target]],
+      inDim,
+      accumulate ? 1 : 0,
+      y,
+      outDim,
+    );
+    if (runs.length === 0) return;
+    const segs = segmentsFor(runs, offs, l, target);
+    if (segs.length) K.loraSegmented(y, xin, N, inDim, outDim, segs);
+  };
   for (let l = 0; l < c.nLayers; l++) {
     const lw = w.layers[l];
-    const seg = (t: LoraTarget) => segmentsFor(adapters, T, l, t);
     K.rmsnorm(h, x, lw.attnNorm, N, D, c.normEps);
-    linearMixed(K, h, N, D, lw[TARGET_KEY.q], D, q, seg('q'));
-    linearMixed(K, h, N, D, lw[TARGET_KEY.k], kvDim, k, seg('k'));
-    linearMixed(K, h, N, D, lw[TARGET_KEY.v], kvDim, v, seg('v'));
+    linear(l, 'q', h, D, q, D, false);
+    linear(l, 'k', h, D, k, kvDim, false);
+    linear(l, 'v', h, D, v, kvDim, false);
     K.ropeAt(q, positions, c.nHeads, hd, c.ropeTheta, false);
     K.ropeAt(k, positions, c.nKvHeads, hd, c.ropeTheta, false);
-    const kc = cache.k[l];
-    const vc = cache.v[l];
-    for (let b = 0; b < B; b++) {
-      const slot = slots[b];
-      const past = cache.lengths[slot];
-      const base = slot * cache.maxSeq * kvDim;
-      kc.set(k.subarray(b * T * kvDim, (b + 1) * T * kvDim), base + past * kvDim);
-      vc.set(v.subarray(b * T * kvDim, (b + 1) * T * kvDim), base + past * kvDim);
-      const L = past + T;
-      // query heads g·group … of kv head g in one strided-batched sgemm each way
-      for (let g = 0; g < c.nKvHeads; g++) {
-        const P = S.subarray(0, group * T * L);
-        const qbg = q.subarray(b * T * D + g * group * hd);
-        const kbg = kc.subarray(base + g * hd);
-        const vbg = vc.subarray(base + g * hd);
-        K.sgemmStridedBatched(false, true, T, L, hd, scale, qbg, D, hd, kbg, kvDim, 0, 0, P, L, T * L, group);
-        for (let r = 0; r < group * T; r++)
-          P.fill(Number.NEGATIVE_INFINITY, r * L + past + (r % T) + 1, (r + 1) * L);
-        K.softmaxRows(P, group * T, L);
-        const obg = o.subarray(b * T * D + g * group * hd);
-        K.sgemmStridedBatched(false, false, T, hd, L, 1, P, L, T * L, vbg, kvDim, 0, 0, obg, D, hd, group);
-      }
-    }
-    linearMixed(K, o, N, D, lw[TARGET_KEY.o], D, tmp, seg('o'));
-    for (let i = 0; i < N * D; i++) x[i] += tmp[i];
+    // writes k, v into the slots, then each new query attends over its slot (one call per layer)
+    K.attentionCached(
+      o,
+      q,
+      k,
+      v,
+      cache.k[l],
+      cache.v[l],
+      slotArr,
+      past,
+      countArr,
+      B,
+      cache.maxSeq,
+      c.nHeads,
+      c.nKvHeads,
+      hd,
+      scale,
+    );
+    // residual adds ride on sgemm's beta = 1 (and the LoRA delta adds into the residual too)
+    linear(l, 'o', o, D, x, D, true);
     K.rmsnorm(h, x, lw.ffnNorm, N, D, c.normEps);
-    linearMixed(K, h, N, D, lw[TARGET_KEY.gate], F, gate, seg('gate'));
-    linearMixed(K, h, N, D, lw[TARGET_KEY.up], F, up, seg('up'));
+    linear(l, 'gate', h, D, gate, F, false);
+    linear(l, 'up', h, D, up, F, false);
     K.swiglu(gate, gate, up, N * F);
-    linearMixed(K, gate, N, F, lw[TARGET_KEY.down], D, tmp, seg('down'));
-    for (let i = 0; i < N * D; i++) x[i] += tmp[i];
+    linear(l, 'down', gate, F, x, D, true);
   }
-  for (const s of slots) cache.lengths[s] += T;
+  slots.forEach((s, b) => {
+    cache.lengths[s] += counts[b];
+  });
   // final norm + lm head on the requested rows only
   let rows = N;
-  if (!opts.allLogits && T > 1) {
-    const last = new Float32Array(B * D);
-    for (let b = 0; b < B; b++) last.set(x.subarray(((b + 1) * T - 1) * D, (b + 1) * T * D), b * D);
-    x = last;
+  let xf = x;
+  if (!opts.allLogits && N > B) {
+    xf = buf('last', B * D);
+    for (let b = 0; b < B; b++) xf.set(x.subarray((offs[b + 1] - 1) * D, offs[b + 1] * D), b * D);
     rows = B;
   } else if (!opts.allLogits) rows = B;
-  const hf = new Float32Array(rows * D);
-  K.rmsnorm(hf, x, w.finalNorm, rows, D, c.normEps);
-  const logits = new Float32Array(rows * V);
+  const hf = buf('hf', rows * D);
+  K.rmsnorm(hf, xf, w.finalNorm, rows, D, c.normEps);
+  const logits = buf('logits', rows * V);
   K.sgemm(false, true, rows, V, D, 1, hf, D, w.output, D, 0, logits, V);
   return logits;
 }
@@ -248,6 +330,10 @@ export interface SamplingOptions {
   seed?: number;
 }
 
+const sampleTemp = new Float64Array(1);
+const sampleU = new Float64Array(1);
+const sampleOut = new Int32Array(1);
+
 /** Samples one token id from a logits row. */
 export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Rng): number {
   const V = logits.length;
@@ -257,6 +343,15 @@ export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Rn
   if (!(topP > 0 && topP <= 1)) throw invalid('topP', `must be in (0, 1], got ${topP}`);
   const topK = opts.topK ?? 0;
   if (!Number.isInteger(topK) || topK < 0) throw invalid('topK', `must be an integer ≥ 0, got ${topK}`);
+  if (V > 0 && (temp === 0 || topK === 1 || (topK === 0 && topP === 1))) {
+    // argmax, or plain temperature sampling over the whole vocabulary: one kernel pass (the same
+    // single draw from rng as the general path below, and no draw for argmax)
+    const greedy = temp === 0 || topK === 1;
+    sampleTemp[0] = greedy ? 0 : temp;
+    sampleU[0] = greedy ? 0 : rng.next();
+    getKernels().sampleRows(logits, 1, V, sampleTemp, sampleU, sampleOut);
+    return sampleOut[0];
+  }
   let best = 0;
   for (let i = 1; i < V; i++) if (logits[i] > logits[best]) best = i;
   if (temp === 0 || topK === 1) return best;
@@ -316,15 +411,20 @@ export function* generateTokens(
   const cache = new KVCache(model, 1, total);
   const rng = new Rng(opts.seed ?? 0);
   const stops = new Set(opts.stopTokens ?? []);
+  // decoding reuses the cache's activation buffers: each step's logits are read before the next step
   let logits = forwardCached(model, cache, [0], Int32Array.from(prompt), prompt.length, {
     adapters: opts.adapter ?? null,
+    reuseBuffers: true,
   });
   for (let n = 0; n < maxTokens && cache.lengths[0] < total; n++) {
     const id = sampleToken(logits, opts, rng);
     if (stops.has(id)) return;
     yield id;
     if (cache.lengths[0] >= total) return;
-    logits = forwardCached(model, cache, [0], Int32Array.of(id), 1, { adapters: opts.adapter ?? null });
+    logits = forwardCached(model, cache, [0], Int32Array.of(id), 1, {
+      adapters: opts.adapter ?? null,
+      reuseBuffers: true,
+    });
   }
 }
 
@@ -379,7 +479,10 @@ export function generateBatch(
   const rng = new Rng(opts.seed ?? 0);
   const adapters = opts.adapters ?? new Array(B).fill(opts.adapter ?? null);
   const V = model.config.vocabSize;
-  let logits = forwardCached(model, cache, slots, Int32Array.from(prompts.flat()), T, { adapters });
+  let logits = forwardCached(model, cache, slots, Int32Array.from(prompts.flat()), T, {
+    adapters,
+    reuseBuffers: true,
+  });
   const out: number[][] = prompts.map(() => []);
   for (let n = 0; n < maxTokens && cache.lengths[0] < cache.maxSeq; n++) {
     const next = new Int32Array(B);
@@ -388,7 +491,7 @@ export function generateBatch(
       out[b].push(next[b]);
     }
     if (n === maxTokens - 1 || cache.lengths[0] >= cache.maxSeq) break;
-    logits = forwardCached(model, cache, slots, next, 1, { adapters });
+    logits = forwardCached(model, cache, slots, next, 1, { adapters, reuseBuffers: true });
   }
   return out;
 }

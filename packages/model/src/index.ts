@@ -7,6 +7,7 @@ export {
   type CachedForwardOptions,
   forwardCached,
   forwardMixed,
+  forwardRagged,
   type GenerateOptions,
   generate,
   generateBatch,

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   forwardCached,
   forwardMixed,
+  forwardRagged,
   generate,
   generateBatch,
   generateTokens,
@@ -175,4 +176,80 @@ test('generate() streams UTF-8-safe text pieces equal to decoding the generated 
   }
   assert.equal(ids.length, 20);
   assert.equal(text, tok.decode(ids));
+});
+
+test('a ragged forward (prompts of different lengths, each its own adapter) equals each row alone', () => {
+  const model = sharpModel(8);
+  const V = model.config.vocabSize;
+  const a1 = adapterWithB(model, 31);
+  const a2 = adapterWithB(model, 32, ['q', 'v', 'o', 'up', 'down']);
+  const prompts = [[1, 2, 3, 4, 5, 6, 7], [8], [9, 10, 11], [12, 13, 14, 15]];
+  const adapters = [a1, a2, null, a1];
+  const cache = new KVCache(model, 6, 20);
+  // slot 5 already holds a sequence: a decode row rides along with the prompts
+  forwardCached(model, cache, [5], Int32Array.of(3, 4, 5), 3, { adapters: [a2] });
+  const slots = [2, 0, 4, 1, 5];
+  const counts = [...prompts.map((p) => p.length), 1];
+  const tokens = Int32Array.from([...prompts.flat(), 6]);
+  for (const reuseBuffers of [false, true]) {
+    const c = new KVCache(model, 6, 20);
+    for (let l = 0; l < model.config.nLayers; l++) {
+      c.k[l].set(cache.k[l]);
+      c.v[l].set(cache.v[l]);
+    }
+    c.lengths.set(cache.lengths);
+    // a bigger call first, so that reused buffers are longer than this call needs
+    if (reuseBuffers)
+      forwardRagged(
+        model,
+        new KVCache(model, 1),
+        [0],
+        Int32Array.from({ length: 30 }, (_, i) => i % V),
+        [30],
+        {
+          reuseBuffers,
+        },
+      );
+    const got = forwardRagged(model, c, slots, tokens, counts, { adapters: [...adapters, a2], reuseBuffers });
+    assert.equal(got.length, 5 * V);
+    prompts.forEach((p, b) => {
+      const single = forward(model, Int32Array.from(p), 1, p.length, { lora: adapters[b] }).logits;
+      const want = single.subarray((p.length - 1) * V, p.length * V);
+      assert.ok(maxDiff(got.subarray(b * V, (b + 1) * V), want) < 1e-4, `row ${b}`);
+    });
+    const ref = forward(model, Int32Array.of(3, 4, 5, 6), 1, 4, { lora: a2 }).logits.subarray(3 * V);
+    assert.ok(maxDiff(got.subarray(4 * V), ref) < 1e-4, 'decode row');
+    assert.deepEqual([...c.lengths], [1, 4, 7, 0, 3, 4]);
+  }
+  assert.throws(() => forwardRagged(model, cache, [0], Int32Array.of(1, 2), [1]), /tokens/);
+  assert.throws(() => forwardRagged(model, cache, [0, 1], Int32Array.of(1), [1, 0]), /counts/);
+});
+
+test('reused decode buffers give the same tokens as fresh ones', () => {
+  const model = sharpModel(9);
+  const a1 = adapterWithB(model, 41);
+  const prompts = [
+    [1, 2, 3],
+    [4, 5, 6],
+  ];
+  const fresh: number[][] = [];
+  for (const p of prompts) {
+    // generateTokens reuses its cache's buffers; stepping forwardCached without them is the reference
+    const cache = new KVCache(model, 1);
+    const rng = new Rng(3);
+    let logits = forwardCached(model, cache, [0], Int32Array.from(p), p.length, { adapters: a1 });
+    const out: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const id = sampleToken(logits, { temperature: 0.7 }, rng);
+      out.push(id);
+      logits = forwardCached(model, cache, [0], Int32Array.of(id), 1, { adapters: a1 });
+    }
+    fresh.push(out);
+  }
+  prompts.forEach((p, b) =>
+    assert.deepEqual(
+      [...generateTokens(model, p, { maxTokens: 8, temperature: 0.7, seed: 3, adapter: a1 })],
+      fresh[b],
+    ),
+  );
 });

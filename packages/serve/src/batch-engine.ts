@@ -1,6 +1,7 @@
 import {
   type BpeTokenizer,
   forwardCached,
+  forwardRagged,
   KVCache,
   type LlamaModel,
   type LoraAdapter,
@@ -246,7 +247,8 @@ export class BatchEngine {
     const events: EngineEvent[] = [];
     // finish cancelled sequences first, freeing their slots
     for (const a of [...this.#active.values()]) if (a.cancelled) this.#finish(a, 'cancelled', events);
-    // admit
+    // admit into free slots; the prompts admitted together are prefilled in one forward per lane
+    const admitted = new Map<Lane, { req: EngineRequest; slot: number; adapter: LoraAdapter | null }[]>();
     while (this.#waiting.length > 0) {
       const req = this.#waiting[0];
       let resolved: { lane: Lane; adapter: LoraAdapter | null };
@@ -261,8 +263,11 @@ export class BatchEngine {
       const slot = resolved.lane.free.pop();
       if (slot === undefined) break;
       this.#waiting.shift();
-      this.#prefill(req, resolved.lane, slot, resolved.adapter, events);
+      const list = admitted.get(resolved.lane) ?? [];
+      list.push({ req, slot, adapter: resolved.adapter });
+      admitted.set(resolved.lane, list);
     }
+    for (const [lane, list] of admitted) this.#prefill(lane, list, events);
     // decode, one batched forward per lane
     const lanes = new Map<Lane, Active[]>();
     for (const a of this.#active.values()) {
@@ -274,13 +279,15 @@ export class BatchEngine {
       // rows sharing an adapter side by side, so each adapter is one contiguous segment
       rows.sort((x, y) => adapterOrder(x.adapter) - adapterOrder(y.adapter));
       const tokens = Int32Array.from(rows.map((r) => r.next));
+      // the lane's cache keeps the activation buffers from step to step (no fresh arrays per step);
+      // the logits are read before the lane's next forward
       const logits = forwardCached(
         lane.model,
         lane.cache,
         rows.map((r) => r.slot),
         tokens,
         1,
-        { adapters: rows.map((r) => r.adapter) },
+        { adapters: rows.map((r) => r.adapter), reuseBuffers: true },
       );
       const V = lane.model.config.vocabSize;
       rows.forEach((row, i) => this.#emitNext(row, logits.subarray(i * V, (i + 1) * V), events));
@@ -288,39 +295,53 @@ export class BatchEngine {
     return events;
   }
 
+  /**
+   * Runs the prompts of newly admitted requests through one forward (rows of different lengths, each
+   * with its own adapter, side by side per adapter) and emits each one's first token.
+   */
   #prefill(
-    req: EngineRequest,
     lane: Lane,
-    slot: number,
-    adapter: LoraAdapter | null,
+    list: { req: EngineRequest; slot: number; adapter: LoraAdapter | null }[],
     events: EngineEvent[],
   ): void {
-    lane.cache.reset(slot);
-    const logits = forwardCached(
+    list.sort((x, y) => adapterOrder(x.adapter) - adapterOrder(y.adapter));
+    let total = 0;
+    for (const item of list) {
+      lane.cache.reset(item.slot);
+      total += item.req.prompt.length;
+    }
+    const tokens = new Int32Array(total);
+    let at = 0;
+    for (const item of list) {
+      tokens.set(item.req.prompt, at);
+      at += item.req.prompt.length;
+    }
+    const logits = forwardRagged(
       lane.model,
       lane.cache,
-      [slot],
-      Int32Array.from(req.prompt),
-      req.prompt.length,
-      {
-        adapters: [adapter],
-      },
+      list.map((item) => item.slot),
+      tokens,
+      list.map((item) => item.req.prompt.length),
+      { adapters: list.map((item) => item.adapter), reuseBuffers: true },
     );
-    const active: Active = {
-      req,
-      lane,
-      slot,
-      adapter,
-      rng: new Rng(req.seed),
-      next: -1,
-      generated: 0,
-      cancelled: false,
-      json: null,
-    };
-    const schema = this.#schemas.get(req);
-    if (schema) active.json = new JsonRecognizer(schema);
-    this.#active.set(req.id, active);
-    this.#emitNext(active, logits, events);
+    const V = lane.model.config.vocabSize;
+    list.forEach(({ req, slot, adapter }, i) => {
+      const active: Active = {
+        req,
+        lane,
+        slot,
+        adapter,
+        rng: new Rng(req.seed),
+        next: -1,
+        generated: 0,
+        cancelled: false,
+        json: null,
+      };
+      const schema = this.#schemas.get(req);
+      if (schema) active.json = new JsonRecognizer(schema);
+      this.#active.set(req.id, active);
+      this.#emitNext(active, logits.subarray(i * V, (i + 1) * V), events);
+    });
   }
 
   /** Samples the next token from `logits`, emits it, or finishes the sequence. */

@@ -105,6 +105,31 @@ test('a mixed-adapter batch gives the same tokens as each request served alone (
   assert.deepEqual(together.get('a'), reference);
 });
 
+test('prompts of different lengths admitted together (one prefill forward) match each request alone', () => {
+  const model = tinyModel();
+  const adapters = [randomAdapter(model, 4), randomAdapter(model, 5)];
+  const lengths = [1, 9, 3, 17, 6, 2, 11];
+  const requests = lengths.map((n, i) => ({
+    ...request(`p${i}`, i % 3 === 2 ? null : i % 3 === 0 ? 'A' : 'B', 40 + i, i % 2 ? 0.9 : 0),
+    prompt: Array.from({ length: n }, (_, j) => 1 + ((i * 7 + j * 5) % 90)),
+    maxTokens: 9,
+  }));
+  const batched = new BatchEngine(model, { maxBatch: 4 }); // 7 requests: a second admission wave
+  batched.loadAdapter('A', adapters[0]);
+  batched.loadAdapter('B', adapters[1]);
+  for (const r of requests) batched.submit(r);
+  const together = runAll(batched);
+  for (const r of requests) {
+    const alone = new BatchEngine(model, { maxBatch: 1 });
+    alone.loadAdapter('A', adapters[0]);
+    alone.loadAdapter('B', adapters[1]);
+    alone.submit(r);
+    const single = runAll(alone).get(r.id);
+    assert.equal(single?.length, 9);
+    assert.deepEqual(together.get(r.id), single, `request ${r.id}`);
+  }
+});
+
 test('more requests than slots queue and all complete', () => {
   const model = tinyModel();
   const engine = new BatchEngine(model, { maxBatch: 3 });

@@ -7,6 +7,10 @@
 #include <string.h>
 #include <cblas.h>
 #include <node_api.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_X86_INTRIN 1
+#endif
 
 extern void openblas_set_num_threads(int num_threads);
 extern int openblas_get_num_threads(void);
@@ -490,6 +494,452 @@ static napi_value SwigluBackward(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
+// ---- serving kernels ---------------------------------------------------------------------------
+// A decode step of a small model with many sequences spent most of its time outside sgemm: per
+// sequence and kv head two tiny strided-batched products plus a masked softmax for attention, two
+// sgemv calls per LoRA segment, and the sampler's exp over the vocabulary in JS. Each is one call
+// here. No BLAS routine fuses attention over a ragged KV cache or applies per-row adapters, hence
+// these loops; src/js.ts holds the reference they are tested against.
+
+static void prefetch_range(const void *p, size_t bytes) {
+  const char *c = (const char *)p;
+  for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 2);
+}
+
+// 8-lane float dot product; inlined into the VEC_CLONES callers, which vectorise the lanes.
+static inline float dot8(const float *a, const float *b, int64_t n) {
+  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; l++) s[l] += a[j + l] * b[j + l];
+  float t = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; j < n; j++) t += a[j] * b[j];
+  return t;
+}
+
+static inline void attend_scores(float *p, const float *q, const float *ks, int64_t L, int64_t kvDim, int64_t hd,
+                                 int64_t group, float scale) {
+  for (int64_t j = 0; j < L; j++) {
+    const float *kj = ks + j * kvDim;
+    for (int64_t h = 0; h < group; h++) p[h * L + j] = scale * dot8(q + h * hd, kj, hd);
+  }
+}
+
+// Attention of one query position over L cached positions for the `group` query heads that share a
+// kv head: p[h][j] = scale·q_h·k_j, softmax over j, o_h = Σ_j p[h][j]·v_j. p holds group·L floats.
+VEC_CLONES static void attend_group(float *o, const float *q, const float *ks, const float *vs, int64_t L,
+                                    int64_t kvDim, int64_t hd, int64_t group, float scale, float *p) {
+  attend_scores(p, q, ks, L, kvDim, hd, group, scale);
+  for (int64_t h = 0; h < group; h++) {
+    float *ph = p + h * L;
+    float mx = row_max(ph, L);
+    float inv = (float)(1.0 / exp_shift_sum(ph, ph, mx, L));
+    float *oh = o + h * hd;
+    float acc[64];
+    if (hd <= 64) {
+      for (int64_t d = 0; d < hd; d++) acc[d] = 0.0f;
+      for (int64_t j = 0; j < L; j++) {
+        const float *vj = vs + j * kvDim;
+        float w = ph[j];
+        for (int64_t d = 0; d < hd; d++) acc[d] += w * vj[d];
+      }
+      for (int64_t d = 0; d < hd; d++) oh[d] = acc[d] * inv;
+    } else {
+      for (int64_t d = 0; d < hd; d++) oh[d] = 0.0f;
+      for (int64_t j = 0; j < L; j++) {
+        const float *vj = vs + j * kvDim;
+        float w = ph[j] * inv;
+        for (int64_t d = 0; d < hd; d++) oh[d] += w * vj[d];
+      }
+    }
+  }
+}
+
+#ifdef HAVE_X86_INTRIN
+__attribute__((target("avx2,fma"))) static inline __m256 hsum8x8(__m256 p0, __m256 p1, __m256 p2, __m256 p3,
+                                                                 __m256 p4, __m256 p5, __m256 p6, __m256 p7);
+static int have_avx2_fma(void);
+
+// attend_group for head sizes that are multiples of 8 (up to 64): scores of eight keys at a time
+// (eight independent dot products reduced together), weighted sum of values in registers.
+__attribute__((target("avx2,fma"))) static void attend_group_avx2(float *o, const float *q, const float *ks,
+                                                                  const float *vs, int64_t L, int64_t kvDim,
+                                                                  int64_t hd, int64_t group, float scale,
+                                                                  float *p) {
+  int64_t n8 = hd / 8;
+  __m256 sv = _mm256_set1_ps(scale);
+  for (int64_t h = 0; h < group; h++) {
+    const float *qh = q + h * hd;
+    float *ph = p + h * L;
+    int64_t j = 0;
+    for (; j + 8 <= L; j += 8) {
+      const float *k0 = ks + j * kvDim;
+      __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+      for (int64_t d = 0; d < hd; d += 8) {
+        __m256 qv = _mm256_loadu_ps(qh + d);
+        c0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + d), c0);
+        c1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + kvDim + d), c1);
+        c2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 2 * kvDim + d), c2);
+        c3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 3 * kvDim + d), c3);
+        c4 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 4 * kvDim + d), c4);
+        c5 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 5 * kvDim + d), c5);
+        c6 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 6 * kvDim + d), c6);
+        c7 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + 7 * kvDim + d), c7);
+      }
+      _mm256_storeu_ps(ph + j, _mm256_mul_ps(hsum8x8(c0, c1, c2, c3, c4, c5, c6, c7), sv));
+    }
+    for (; j < L; j++) {
+      const float *kj = ks + j * kvDim;
+      __m256 c = _mm256_setzero_ps();
+      for (int64_t d = 0; d < hd; d += 8) c = _mm256_fmadd_ps(_mm256_loadu_ps(qh + d), _mm256_loadu_ps(kj + d), c);
+      __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(c), _mm256_extractf128_ps(c, 1));
+      s4 = _mm_hadd_ps(s4, s4);
+      s4 = _mm_hadd_ps(s4, s4);
+      ph[j] = scale * _mm_cvtss_f32(s4);
+    }
+    float mx = row_max(ph, L);
+    __m256 inv = _mm256_set1_ps((float)(1.0 / exp_shift_sum(ph, ph, mx, L)));
+    __m256 acc[8];
+    for (int64_t d = 0; d < n8; d++) acc[d] = _mm256_setzero_ps();
+    for (j = 0; j < L; j++) {
+      __m256 w = _mm256_set1_ps(ph[j]);
+      const float *vj = vs + j * kvDim;
+      for (int64_t d = 0; d < n8; d++) acc[d] = _mm256_fmadd_ps(w, _mm256_loadu_ps(vj + 8 * d), acc[d]);
+    }
+    float *oh = o + h * hd;
+    for (int64_t d = 0; d < n8; d++) _mm256_storeu_ps(oh + 8 * d, _mm256_mul_ps(acc[d], inv));
+  }
+}
+
+static int attend_group_fast(float *o, const float *q, const float *ks, const float *vs, int64_t L, int64_t kvDim,
+                             int64_t hd, int64_t group, float scale, float *p) {
+  if (hd % 8 != 0 || hd > 64 || !have_avx2_fma()) return 0;
+  attend_group_avx2(o, q, ks, vs, L, kvDim, hd, group, scale, p);
+  return 1;
+}
+#else
+static int attend_group_fast(float *o, const float *q, const float *ks, const float *vs, int64_t L, int64_t kvDim,
+                             int64_t hd, int64_t group, float scale, float *p) {
+  (void)o, (void)q, (void)ks, (void)vs, (void)L, (void)kvDim, (void)hd, (void)group, (void)scale, (void)p;
+  return 0;
+}
+#endif
+
+// attentionCached(o, q, k, v, kCache, vCache, slots, past, counts, rows, maxSeq, nHeads, nKvHeads,
+// headDim, scale). Row b has counts[b] new tokens (token rows of all rows back to back); they go to
+// cache slot slots[b] at positions past[b]…past[b]+counts[b]-1 (keys already rotated); the query at
+// position P then attends to the slot's positions 0..P (causal), query head h reading kv head
+// h / (nHeads / nKvHeads). q, o: [tokens][nHeads·hd]; k, v: [tokens][nKvHeads·hd]; caches
+// [slot][maxSeq][nKvHeads·hd].
+static napi_value AttentionCached(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, &a, 15)) return NULL;
+  float *o = f32(&a, 0), *q = f32(&a, 1), *k = f32(&a, 2), *v = f32(&a, 3), *kc = f32(&a, 4), *vc = f32(&a, 5);
+  int32_t *slots = i32(&a, 6), *past = i32(&a, 7), *counts = i32(&a, 8);
+  if (a.failed) return NULL;
+  int64_t B = inum(&a, 9), maxSeq = inum(&a, 10), H = inum(&a, 11), KH = inum(&a, 12), hd = inum(&a, 13);
+  float scale = (float)num(&a, 14);
+  int64_t kvDim = KH * hd, qDim = H * hd, group = H / KH;
+  for (int64_t b = 0, row = 0; b < B; row += counts[b], b++) {
+    int64_t base = ((int64_t)slots[b] * maxSeq + past[b]) * kvDim;
+    memcpy(kc + base, k + row * kvDim, sizeof(float) * counts[b] * kvDim);
+    memcpy(vc + base, v + row * kvDim, sizeof(float) * counts[b] * kvDim);
+  }
+  float *p = (float *)malloc(sizeof(float) * (size_t)(group * (maxSeq > 0 ? maxSeq : 1)));
+  if (!p) {
+    napi_throw_error(env, NULL, "tensor native: out of memory");
+    return NULL;
+  }
+  for (int64_t b = 0, row = 0; b < B; row += counts[b], b++) {
+    int64_t slotBase = (int64_t)slots[b] * maxSeq * kvDim;
+    for (int64_t t = 0; t < counts[b]; t++) {
+      int64_t L = past[b] + t + 1, r = row + t;
+      for (int64_t g = 0; g < KH; g++)
+        if (!attend_group_fast(o + r * qDim + g * group * hd, q + r * qDim + g * group * hd, kc + slotBase + g * hd,
+                               vc + slotBase + g * hd, L, kvDim, hd, group, scale, p))
+          attend_group(o + r * qDim + g * group * hd, q + r * qDim + g * group * hd, kc + slotBase + g * hd,
+                     vc + slotBase + g * hd, L, kvDim, hd, group, scale, p);
+    }
+  }
+  free(p);
+  return undef(env);
+}
+
+#define LORA_ROW_MAX_RANK 64
+#define LORA_ROW_MAX_ROWS 4
+#ifdef HAVE_X86_INTRIN
+// Sum of each of eight vectors, as one vector (lane i = Σ p_i): a horizontal-add tree.
+__attribute__((target("avx2,fma"))) static inline __m256 hsum8x8(__m256 p0, __m256 p1, __m256 p2, __m256 p3,
+                                                                 __m256 p4, __m256 p5, __m256 p6, __m256 p7) {
+  __m256 h0123 = _mm256_hadd_ps(_mm256_hadd_ps(p0, p1), _mm256_hadd_ps(p2, p3));
+  __m256 h4567 = _mm256_hadd_ps(_mm256_hadd_ps(p4, p5), _mm256_hadd_ps(p6, p7));
+  // h0123 = [p0..p3 partial sums | p0..p3 other halves]; likewise h4567
+  return _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20), _mm256_permute2f128_ps(h0123, h4567, 0x31));
+}
+
+// Rank-8 LoRA row (in a multiple of 8): t = scale·A·x with eight independent accumulators (one per
+// rank, sharing each load of x), then y[j] += B[j]·t eight outputs at a time.
+__attribute__((target("avx2,fma"))) static void lora_row8_avx2(float *y, const float *x, const float *A,
+                                                               const float *B, int64_t in, int64_t out,
+                                                               float sc) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (int64_t j = 0; j < in; j += 8) {
+    __m256 xv = _mm256_loadu_ps(x + j);
+    a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + j), a0);
+    a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + in + j), a1);
+    a2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + 2 * in + j), a2);
+    a3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + 3 * in + j), a3);
+    a4 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + 4 * in + j), a4);
+    a5 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + 5 * in + j), a5);
+    a6 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + 6 * in + j), a6);
+    a7 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + 7 * in + j), a7);
+  }
+  __m256 tv = _mm256_mul_ps(hsum8x8(a0, a1, a2, a3, a4, a5, a6, a7), _mm256_set1_ps(sc));
+  int64_t j = 0;
+  for (; j + 8 <= out; j += 8) {
+    const float *b = B + j * 8;
+    __m256 s = hsum8x8(_mm256_mul_ps(_mm256_loadu_ps(b), tv), _mm256_mul_ps(_mm256_loadu_ps(b + 8), tv),
+                       _mm256_mul_ps(_mm256_loadu_ps(b + 16), tv), _mm256_mul_ps(_mm256_loadu_ps(b + 24), tv),
+                       _mm256_mul_ps(_mm256_loadu_ps(b + 32), tv), _mm256_mul_ps(_mm256_loadu_ps(b + 40), tv),
+                       _mm256_mul_ps(_mm256_loadu_ps(b + 48), tv), _mm256_mul_ps(_mm256_loadu_ps(b + 56), tv));
+    _mm256_storeu_ps(y + j, _mm256_add_ps(_mm256_loadu_ps(y + j), s));
+  }
+  float t[8];
+  _mm256_storeu_ps(t, tv);
+  for (; j < out; j++) {
+    const float *b = B + j * 8;
+    float acc = 0;
+    for (int c = 0; c < 8; c++) acc += b[c] * t[c];
+    y[j] += acc;
+  }
+}
+
+static int have_avx2_fma(void) {
+  static int ok = -1;
+  if (ok < 0) {
+    __builtin_cpu_init();
+    ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }
+  return ok;
+}
+
+static int lora_row8(float *y, const float *x, const float *A, const float *B, int64_t in, int64_t out, float sc) {
+  if (in % 8 != 0 || !have_avx2_fma()) return 0;
+  lora_row8_avx2(y, x, A, B, in, out, sc);
+  return 1;
+}
+#else
+static int lora_row8(float *y, const float *x, const float *A, const float *B, int64_t in, int64_t out, float sc) {
+  (void)y, (void)x, (void)A, (void)B, (void)in, (void)out, (void)sc;
+  return 0;
+}
+#endif
+
+// One row of a LoRA branch: y += B·(scale·A·x), A rank×inDim, B outDim×rank. A decode step has one
+// or two rows per adapter, where two BLAS calls per segment cost more in overhead than the arithmetic;
+// rank 8 (the common case) gets a fixed-width inner loop the compiler vectorises across outputs.
+VEC_CLONES static void lora_row(float *yr, const float *xr, const float *A, const float *Bm, int64_t r, int64_t in,
+                                int64_t out, float sc) {
+  if (r == 8 && lora_row8(yr, xr, A, Bm, in, out, sc)) return;
+  float t[LORA_ROW_MAX_RANK];
+  for (int64_t c = 0; c < r; c++) {
+    const float *ac = A + c * in;
+    float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t j = 0;
+    for (; j + 8 <= in; j += 8)
+      for (int l = 0; l < 8; l++) s[l] += xr[j + l] * ac[j + l];
+    float tot = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    for (; j < in; j++) tot += xr[j] * ac[j];
+    t[c] = sc * tot;
+  }
+  if (r == 8) {
+    float t0 = t[0], t1 = t[1], t2 = t[2], t3 = t[3], t4 = t[4], t5 = t[5], t6 = t[6], t7 = t[7];
+    for (int64_t j = 0; j < out; j++) {
+      const float *b = Bm + j * 8;
+      yr[j] += ((b[0] * t0 + b[1] * t1) + (b[2] * t2 + b[3] * t3)) + ((b[4] * t4 + b[5] * t5) + (b[6] * t6 + b[7] * t7));
+    }
+  } else {
+    for (int64_t j = 0; j < out; j++) {
+      const float *b = Bm + j * r;
+      float acc = 0;
+      for (int64_t c = 0; c < r; c++) acc += b[c] * t[c];
+      yr[j] += acc;
+    }
+  }
+}
+
+// loraSegmented(y, x, inDim, outDim, bounds, ranks, scales, mats, count): segment s covers rows
+// bounds[2s]..bounds[2s+1]-1 with A = mats[2s] (rank×inDim) and B = mats[2s+1] (outDim×rank);
+// y[row] += scale·B·(A·x[row]). Short segments (a decode step has one or two rows per adapter) go
+// row by row, where two BLAS calls per segment cost more in call overhead than the arithmetic; a
+// prompt's segment goes through BLAS. The next segment's matrices are prefetched meanwhile.
+static napi_value LoraSegmented(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, &a, 9)) return NULL;
+  float *y = f32(&a, 0), *x = f32(&a, 1), *scales = f32(&a, 6);
+  int32_t *bounds = i32(&a, 4), *ranks = i32(&a, 5);
+  if (a.failed) return NULL;
+  int64_t inDim = inum(&a, 2), outDim = inum(&a, 3), count = inum(&a, 8);
+  if (count <= 0) return undef(env);
+  napi_value mats = a.argv[7];
+  // every segment's matrices first, so that the next segment's can be prefetched while one computes:
+  // with many adapters their weights come from memory, not cache
+  const float **ptrs = (const float **)malloc(sizeof(float *) * 2 * (size_t)count);
+  if (!ptrs) {
+    napi_throw_error(env, NULL, "tensor native: out of memory");
+    return NULL;
+  }
+  for (int64_t s = 0; s < 2 * count; s++) {
+    napi_value m, ab;
+    void *pm = NULL;
+    napi_typedarray_type ty;
+    size_t len, off;
+    if (napi_get_element(env, mats, (uint32_t)s, &m) != napi_ok ||
+        napi_get_typedarray_info(env, m, &ty, &len, &pm, &ab, &off) != napi_ok || ty != napi_float32_array) {
+      free(ptrs);
+      napi_throw_type_error(env, NULL, "tensor native: loraSegmented expects Float32Array matrices");
+      return NULL;
+    }
+    ptrs[s] = (const float *)pm;
+  }
+  float *t = NULL;
+  int64_t tcap = 0;
+  for (int64_t s = 0; s < count; s++) {
+    int64_t r = ranks[s];
+    if (s + 1 < count && ranks[s + 1] > 0) {
+      prefetch_range(ptrs[2 * s + 2], sizeof(float) * (size_t)(ranks[s + 1] * inDim));
+      prefetch_range(ptrs[2 * s + 3], sizeof(float) * (size_t)(ranks[s + 1] * outDim));
+    }
+    if (r <= 0 || scales[s] == 0.0f) continue;
+    const float *A = ptrs[2 * s], *Bm = ptrs[2 * s + 1];
+    int64_t r0 = bounds[2 * s], len = bounds[2 * s + 1] - r0;
+    if (len <= 0) continue;
+    if (len <= LORA_ROW_MAX_ROWS && r <= LORA_ROW_MAX_RANK) {
+      for (int64_t row = r0; row < r0 + len; row++)
+        lora_row(y + row * outDim, x + row * inDim, A, Bm, r, inDim, outDim, scales[s]);
+      continue;
+    }
+    if (len * r > tcap) {
+      float *grown = (float *)realloc(t, sizeof(float) * (size_t)(len * r));
+      if (!grown) {
+        free(t);
+        free(ptrs);
+        napi_throw_error(env, NULL, "tensor native: out of memory");
+        return NULL;
+      }
+      t = grown;
+      tcap = len * r;
+    }
+    // longer segments (a prompt): t = scale·x·Aᵀ (len×r), then y += t·Bᵀ through BLAS
+    gemm(0, 1, (int)len, (int)r, (int)inDim, scales[s], x + r0 * inDim, (int)inDim, A, (int)inDim, 0.0f, t, (int)r);
+    gemm(0, 1, (int)len, (int)outDim, (int)r, 1.0f, t, (int)r, Bm, (int)r, 1.0f, y + r0 * outDim, (int)outDim);
+  }
+  free(t);
+  free(ptrs);
+  return undef(env);
+}
+
+// Index of the first element equal to the row's maximum (the first largest logit): the maximum
+// through vector compares, then the first block of eight that holds it.
+VEC_CLONES static int64_t first_argmax(const float *z, int64_t V) {
+  float mx = row_max(z, V);
+  int64_t i = 0;
+  for (; i + 8 <= V; i += 8) {
+    int hit = 0;
+    for (int l = 0; l < 8; l++) hit |= z[i + l] == mx;
+    if (hit) break;
+  }
+  for (; i < V; i++)
+    if (z[i] == mx) return i;
+  return 0; // NaN-only rows
+}
+
+// p[i] = e^((z[i] − mx)·f); returns Σ p in double over 8 lanes (one pass for exp and sum).
+VEC_CLONES static double exp_scaled_sum(float *p, const float *z, float mx, float f, int64_t n) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; l++) {
+      float e = fexp((z[j + l] - mx) * f);
+      p[j + l] = e;
+      s[l] += e;
+    }
+  double t = 0;
+  for (int l = 0; l < 8; l++) t += s[l];
+  for (; j < n; j++) {
+    p[j] = fexp((z[j] - mx) * f);
+    t += p[j];
+  }
+  return t;
+}
+
+// Σ p[0..n) in double over 8 lanes.
+VEC_CLONES static double block_sum(const float *p, int64_t n) {
+  double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int l = 0; l < 8; l++) s[l] += p[j + l];
+  double t = 0;
+  for (int l = 0; l < 8; l++) t += s[l];
+  for (; j < n; j++) t += p[j];
+  return t;
+}
+
+// sampleRows(logits, rows, vocab, temperature, uniform, out): per row, temperature 0 takes the
+// first largest logit; otherwise p_i = e^((z_i − max)/temperature) and the token is the first i whose
+// running sum of p exceeds uniform[r]·Σp (inverse-CDF sampling with the caller's seeded uniform).
+// The CDF is walked 64 entries at a time (block sums), then inside the block where it crosses.
+static napi_value SampleRows(napi_env env, napi_callback_info info) {
+  Args a;
+  if (!get_args(env, info, &a, 6)) return NULL;
+  float *lg = f32(&a, 0);
+  double *temp = (double *)arr(&a, 3, napi_float64_array), *u = (double *)arr(&a, 4, napi_float64_array);
+  int32_t *out = i32(&a, 5);
+  if (a.failed) return NULL;
+  int64_t rows = inum(&a, 1), V = inum(&a, 2);
+  float *p = (float *)malloc(sizeof(float) * (size_t)(V > 0 ? V : 1));
+  if (!p) {
+    napi_throw_error(env, NULL, "tensor native: out of memory");
+    return NULL;
+  }
+  enum { BLOCK = 64 };
+  for (int64_t r = 0; r < rows; r++) {
+    const float *z = lg + r * V;
+    int64_t best = first_argmax(z, V);
+    out[r] = (int32_t)best;
+    if (temp[r] == 0.0 || V == 0 || z[best] == -INFINITY || z[best] != z[best]) continue;
+    double total = exp_scaled_sum(p, z, z[best], (float)(1.0 / temp[r]), V);
+    double left = u[r] * total;
+    // walk the CDF a block at a time, then inside the block where it crosses u·total
+    int64_t i = 0;
+    for (; i + BLOCK <= V; i += BLOCK) {
+      double bs = block_sum(p + i, BLOCK);
+      if (left - bs < 0) break;
+      left -= bs;
+    }
+    int64_t pick = -1;
+    for (; i < V; i++) {
+      left -= p[i];
+      if (left < 0) {
+        pick = i;
+        break;
+      }
+    }
+    if (pick < 0) {
+      // rounding left a sliver past the last token: the last token that has probability
+      pick = best;
+      for (int64_t j = V - 1; j >= 0; j--)
+        if (p[j] > 0.0f) {
+          pick = j;
+          break;
+        }
+    }
+    out[r] = (int32_t)pick;
+  }
+  free(p);
+  return undef(env);
+}
+
 static napi_value SetThreads(napi_env env, napi_callback_info info) {
   Args a;
   if (!get_args(env, info, &a, 1)) return NULL;
@@ -528,6 +978,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"softmaxRowsBackward", NULL, SoftmaxRowsBackward, NULL, NULL, NULL, napi_default, NULL},
       {"rmsnormBackward", NULL, RmsnormBackward, NULL, NULL, NULL, napi_default, NULL},
       {"swigluBackward", NULL, SwigluBackward, NULL, NULL, NULL, napi_default, NULL},
+      {"attentionCached", NULL, AttentionCached, NULL, NULL, NULL, napi_default, NULL},
+      {"loraSegmented", NULL, LoraSegmented, NULL, NULL, NULL, napi_default, NULL},
+      {"sampleRows", NULL, SampleRows, NULL, NULL, NULL, napi_default, NULL},
       {"setThreads", NULL, SetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"getThreads", NULL, GetThreads, NULL, NULL, NULL, napi_default, NULL},
       {"config", NULL, Config, NULL, NULL, NULL, napi_default, NULL},

@@ -141,8 +141,10 @@ export function withChecks(k: Kernels): Kernels {
       dim('outDim', outDim);
       len('x', x, rows * inDim);
       len('y', y, rows * outDim);
-      segments.forEach((s, i) => {
-        dim(`segments[${i}].rank`, s.rank);
+      for (let i = 0; i < segments.length; i++) {
+        const s = segments[i];
+        // the messages are built only on failure: a decode step checks dozens of segments per call
+        if (!Number.isInteger(s.rank) || s.rank < 0) dim(`segments[${i}].rank`, s.rank);
         if (
           !Number.isInteger(s.start) ||
           !Number.isInteger(s.end) ||
@@ -151,10 +153,87 @@ export function withChecks(k: Kernels): Kernels {
           s.start > s.end
         )
           throw new RangeError(`segments[${i}] rows ${s.start}..${s.end} must lie within 0..${rows}`);
-        len(`segments[${i}].a`, s.a, s.rank * inDim);
-        len(`segments[${i}].b`, s.b, outDim * s.rank);
-      });
+        if (s.a.length < s.rank * inDim) len(`segments[${i}].a`, s.a, s.rank * inDim);
+        if (s.b.length < outDim * s.rank) len(`segments[${i}].b`, s.b, outDim * s.rank);
+      }
       k.loraSegmented(y, x, rows, inDim, outDim, segments);
+    },
+    attentionCached(
+      o,
+      q,
+      kk,
+      v,
+      kCache,
+      vCache,
+      slots,
+      past,
+      counts,
+      rows,
+      maxSeq,
+      nHeads,
+      nKvHeads,
+      headDim,
+      scale,
+    ) {
+      dim('rows', rows);
+      dim('maxSeq', maxSeq);
+      dim('nHeads', nHeads);
+      dim('headDim', headDim);
+      if (!Number.isInteger(nKvHeads) || nKvHeads < 1 || nHeads % nKvHeads !== 0)
+        throw new RangeError(`nKvHeads must be ≥ 1 and divide nHeads ${nHeads}, got ${nKvHeads}`);
+      const qDim = nHeads * headDim;
+      const kvDim = nKvHeads * headDim;
+      len('slots', slots, rows);
+      len('past', past, rows);
+      len('counts', counts, rows);
+      const slotFloats = maxSeq * kvDim;
+      let tokens = 0;
+      for (let b = 0; b < rows; b++) {
+        const s = slots[b];
+        if (!(s >= 0) || (s + 1) * slotFloats > Math.min(kCache.length, vCache.length))
+          throw new RangeError(`slots[${b}] = ${s} lies outside the caches`);
+        if (!(counts[b] >= 0)) throw new RangeError(`counts[${b}] must be ≥ 0, got ${counts[b]}`);
+        if (!(past[b] >= 0) || past[b] + counts[b] > maxSeq)
+          throw new RangeError(
+            `past[${b}] + counts[${b}] = ${past[b] + counts[b]} must be within 0..${maxSeq}`,
+          );
+        tokens += counts[b];
+      }
+      len('q', q, tokens * qDim);
+      len('o', o, tokens * qDim);
+      len('k', kk, tokens * kvDim);
+      len('v', v, tokens * kvDim);
+      if (tokens === 0) return;
+      k.attentionCached(
+        o,
+        q,
+        kk,
+        v,
+        kCache,
+        vCache,
+        slots,
+        past,
+        counts,
+        rows,
+        maxSeq,
+        nHeads,
+        nKvHeads,
+        headDim,
+        scale,
+      );
+    },
+    sampleRows(logits, rows, vocab, temperature, uniform, out) {
+      dim('rows', rows);
+      dim('vocab', vocab);
+      if (vocab < 1) throw new RangeError('vocab must be ≥ 1');
+      len('logits', logits, rows * vocab);
+      len('temperature', temperature, rows);
+      len('uniform', uniform, rows);
+      len('out', out, rows);
+      for (let r = 0; r < rows; r++)
+        if (!(temperature[r] >= 0))
+          throw new RangeError(`temperature[${r}] must be ≥ 0, got ${temperature[r]}`);
+      k.sampleRows(logits, rows, vocab, temperature, uniform, out);
     },
     softmaxRowsBackward(dx, y, dy, rows, cols) {
       dim('rows', rows);

@@ -139,6 +139,104 @@ export function loraSegmentedViaSgemm(
   }
 }
 
+/** Reference of Kernels.attentionCached: plain loops, f64 scores and sums. */
+export function attentionCachedJs(
+  o: Float32Array,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  kCache: Float32Array,
+  vCache: Float32Array,
+  slots: Int32Array,
+  past: Int32Array,
+  counts: Int32Array,
+  rows: number,
+  maxSeq: number,
+  nHeads: number,
+  nKvHeads: number,
+  headDim: number,
+  scale: number,
+): void {
+  const kvDim = nKvHeads * headDim;
+  const qDim = nHeads * headDim;
+  const group = nHeads / nKvHeads;
+  for (let b = 0, row = 0; b < rows; row += counts[b], b++) {
+    const base = (slots[b] * maxSeq + past[b]) * kvDim;
+    kCache.set(k.subarray(row * kvDim, (row + counts[b]) * kvDim), base);
+    vCache.set(v.subarray(row * kvDim, (row + counts[b]) * kvDim), base);
+  }
+  const p = new Float64Array(maxSeq);
+  const acc = new Float64Array(headDim);
+  for (let b = 0, row = 0; b < rows; row += counts[b], b++) {
+    const s0 = slots[b] * maxSeq * kvDim;
+    for (let t = 0; t < counts[b]; t++) {
+      const L = past[b] + t + 1;
+      const r = row + t;
+      for (let h = 0; h < nHeads; h++) {
+        const qo = r * qDim + h * headDim;
+        const ko = s0 + Math.floor(h / group) * headDim;
+        let max = Number.NEGATIVE_INFINITY;
+        for (let j = 0; j < L; j++) {
+          let s = 0;
+          for (let d = 0; d < headDim; d++) s += q[qo + d] * kCache[ko + j * kvDim + d];
+          p[j] = s * scale;
+          if (p[j] > max) max = p[j];
+        }
+        let sum = 0;
+        for (let j = 0; j < L; j++) {
+          p[j] = Math.exp(p[j] - max);
+          sum += p[j];
+        }
+        acc.fill(0);
+        for (let j = 0; j < L; j++) {
+          const w = p[j] / sum;
+          for (let d = 0; d < headDim; d++) acc[d] += w * vCache[ko + j * kvDim + d];
+        }
+        for (let d = 0; d < headDim; d++) o[qo + d] = acc[d];
+      }
+    }
+  }
+}
+
+/** Reference of Kernels.sampleRows (f64 probabilities, running sum in index order). */
+export function sampleRowsJs(
+  logits: Float32Array,
+  rows: number,
+  vocab: number,
+  temperature: Float64Array,
+  uniform: Float64Array,
+  out: Int32Array,
+  scratch?: Float64Array,
+): void {
+  const p = scratch && scratch.length >= vocab ? scratch : new Float64Array(vocab);
+  for (let r = 0; r < rows; r++) {
+    const o = r * vocab;
+    let best = 0;
+    for (let i = 1; i < vocab; i++) if (logits[o + i] > logits[o + best]) best = i;
+    out[r] = best;
+    const max = logits[o + best];
+    if (temperature[r] === 0 || vocab === 0 || max === Number.NEGATIVE_INFINITY) continue;
+    const temp = temperature[r];
+    let total = 0;
+    for (let i = 0; i < vocab; i++) {
+      p[i] = Math.exp((logits[o + i] - max) / temp);
+      total += p[i];
+    }
+    let left = uniform[r] * total;
+    let pick = -1;
+    let lastPos = best;
+    for (let i = 0; i < vocab; i++) {
+      if (p[i] > 0) lastPos = i;
+      left -= p[i];
+      if (left < 0) {
+        pick = i;
+        break;
+      }
+    }
+    out[r] = pick >= 0 ? pick : lastPos;
+  }
+}
+
 export function createJsKernels(): Kernels {
   const kernels: Kernels = {
     backend: 'js',
@@ -269,6 +367,9 @@ export function createJsKernels(): Kernels {
         }
       }
     },
+    attentionCached: attentionCachedJs,
+    sampleRows: (logits, rows, vocab, temperature, uniform, out) =>
+      sampleRowsJs(logits, rows, vocab, temperature, uniform, out),
     softmaxRowsBackward(dx, y, dy, rows, cols) {
       for (let r = 0; r < rows; r++) {
         const o = r * cols;

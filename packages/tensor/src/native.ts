@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loraSegmentedViaSgemm, positionsFrom } from './js.ts';
+import { positionsFrom } from './js.ts';
 import type { Kernels } from './types.ts';
 
 interface Addon {
@@ -27,6 +27,19 @@ interface Addon {
   softmaxRowsBackward: Kernels['softmaxRowsBackward'];
   rmsnormBackward: Kernels['rmsnormBackward'];
   swigluBackward: Kernels['swigluBackward'];
+  attentionCached: Kernels['attentionCached'];
+  loraSegmented(
+    y: Float32Array,
+    x: Float32Array,
+    inDim: number,
+    outDim: number,
+    bounds: Int32Array,
+    ranks: Int32Array,
+    scales: Float32Array,
+    mats: Float32Array[],
+    count: number,
+  ): void;
+  sampleRows: Kernels['sampleRows'];
   setThreads(n: number): void;
   getThreads(): number;
   config(): string;
@@ -56,7 +69,11 @@ export interface NativeKernels extends Kernels {
 
 export function createNativeKernels(): NativeKernels {
   const n = loadAddon();
-  const scratch = { t: new Float32Array(0) };
+  // segment descriptors flattened for one native call (grown as needed, reused)
+  let bounds = new Int32Array(64);
+  let ranks = new Int32Array(32);
+  let scales = new Float32Array(32);
+  const mats: Float32Array[] = [];
   return {
     backend: 'native',
     sgemm: n.sgemm,
@@ -77,8 +94,28 @@ export function createNativeKernels(): NativeKernels {
       n.crossEntropy(logits, targets, rows, vocab, dlogits),
     adamw: n.adamw,
     loraSegmented(y, x, _rows, inDim, outDim, segments) {
-      loraSegmentedViaSgemm(n.sgemm, y, x, inDim, outDim, segments, scratch);
+      const count = segments.length;
+      if (count === 0) return;
+      if (ranks.length < count) {
+        bounds = new Int32Array(4 * count);
+        ranks = new Int32Array(2 * count);
+        scales = new Float32Array(2 * count);
+      }
+      mats.length = 2 * count;
+      for (let i = 0; i < count; i++) {
+        const s = segments[i];
+        bounds[2 * i] = s.start;
+        bounds[2 * i + 1] = s.end;
+        ranks[i] = s.rank;
+        scales[i] = s.scale;
+        mats[2 * i] = s.a;
+        mats[2 * i + 1] = s.b;
+      }
+      n.loraSegmented(y, x, inDim, outDim, bounds, ranks, scales, mats, count);
+      mats.length = 0; // hold no adapter alive
     },
+    attentionCached: n.attentionCached,
+    sampleRows: n.sampleRows,
     softmaxRowsBackward: n.softmaxRowsBackward,
     rmsnormBackward: n.rmsnormBackward,
     swigluBackward: n.swigluBackward,

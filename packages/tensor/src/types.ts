@@ -167,6 +167,50 @@ export interface Kernels {
     dim: number,
   ): void;
 
+  // ---- serving (decode) kernels ----
+
+  /**
+   * Attention of new tokens over a KV cache with one sequence per slot (serving). Row b has
+   * counts[b] new tokens (the token rows of all rows back to back, so a step may mix prompts of
+   * different lengths with one-token decode rows). They are first written to slot slots[b] at
+   * positions past[b] … past[b]+counts[b]−1 of kCache / vCache ([slot][maxSeq][nKvHeads·headDim],
+   * keys already rotated); then the query at position P attends causally to positions 0 … P of its
+   * slot: o = softmax(scale·q·kᵀ)·v per head, query head h reading kv head h / (nHeads / nKvHeads)
+   * (grouped-query attention). q, o: [Σcounts][nHeads·headDim]; k, v: [Σcounts][nKvHeads·headDim].
+   * Needs past[b] + counts[b] ≤ maxSeq.
+   */
+  attentionCached(
+    o: Float32Array,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    kCache: Float32Array,
+    vCache: Float32Array,
+    slots: Int32Array,
+    past: Int32Array,
+    counts: Int32Array,
+    rows: number,
+    maxSeq: number,
+    nHeads: number,
+    nKvHeads: number,
+    headDim: number,
+    scale: number,
+  ): void;
+
+  /**
+   * Samples one token per row of logits ([rows][vocab]) with the caller's uniform draws: temperature
+   * 0 takes the first largest logit; otherwise with p_i = e^((z_i − max)/temperature) the token is the
+   * first i at which the running sum of p exceeds uniform[r]·Σp (inverse CDF). Written into `out`.
+   */
+  sampleRows(
+    logits: Float32Array,
+    rows: number,
+    vocab: number,
+    temperature: Float64Array,
+    uniform: Float64Array,
+    out: Int32Array,
+  ): void;
+
   /** Backward of swiglu: dgate, dup overwritten. */
   swigluBackward(
     dgate: Float32Array,

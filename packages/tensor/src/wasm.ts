@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { loraSegmentedViaSgemm, positionsFrom } from './js.ts';
+import { attentionCachedJs, loraSegmentedViaSgemm, positionsFrom, sampleRowsJs } from './js.ts';
 import { packageRoot } from './native.ts';
 import type { Kernels } from './types.ts';
 
@@ -155,6 +155,7 @@ export function createWasmKernels(): Kernels {
   const mem = new Arena(ex, ex.heapBase());
   const workFloats = ex.sgemmWorkFloats();
   const scratch = { t: new Float32Array(0) };
+  let sampleScratch = new Float64Array(0);
 
   const sgemm: Kernels['sgemm'] = (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
     mem.reset();
@@ -257,6 +258,12 @@ export function createWasmKernels(): Kernels {
     },
     loraSegmented(y, x, _rows, inDim, outDim, segments) {
       loraSegmentedViaSgemm(sgemm, y, x, inDim, outDim, segments, scratch);
+    },
+    // no wasm build of these yet (assembly/ is unchanged): the JS loops, which are the reference
+    attentionCached: attentionCachedJs,
+    sampleRows(logits, rows, vocab, temperature, uniform, out) {
+      if (sampleScratch.length < vocab) sampleScratch = new Float64Array(vocab);
+      sampleRowsJs(logits, rows, vocab, temperature, uniform, out, sampleScratch);
     },
     softmaxRowsBackward(dx, y, dy, rows, cols) {
       const n = rows * cols;

@@ -210,6 +210,150 @@ for (const name of backends) {
       assert.deepEqual([...got.subarray(4 * outDim, 6 * outDim)], [...y0.subarray(4 * outDim, 6 * outDim)]);
     });
 
+    test('loraSegmented: one-row segments of rank 8 (a decode step), widths not a multiple of 8', () => {
+      const r = rng(23);
+      for (const [inDim, outDim] of [
+        [40, 24],
+        [37, 29],
+        [192, 512],
+      ]) {
+        const rows = 7;
+        const x = randn(rows * inDim, r);
+        const segs = [0, 1, 2, 4, 5, 6].map((row, i) => ({
+          start: row,
+          end: row === 4 ? 6 : row + 1,
+          rank: i === 2 ? 3 : 8,
+          scale: 0.5 + i,
+          a: randn(8 * inDim, r),
+          b: randn(outDim * 8, r),
+        }));
+        segs.splice(4, 1); // rows 4..5 one segment of two rows
+        const y0 = randn(rows * outDim, r);
+        const want = y0.slice();
+        const got = y0.slice();
+        ref.loraSegmented(want, x, rows, inDim, outDim, segs);
+        k.loraSegmented(got, x, rows, inDim, outDim, segs);
+        assertClose(got, want, 1e-4, 1e-4, `${inDim}×${outDim}`);
+        assert.deepEqual([...got.subarray(3 * outDim, 4 * outDim)], [...y0.subarray(3 * outDim, 4 * outDim)]);
+      }
+    });
+
+    test('attentionCached: ragged rows (prompt + decode), grouped-query heads, scattered slots', () => {
+      const r = rng(29);
+      for (const [nHeads, nKvHeads, hd] of [
+        [6, 2, 32],
+        [4, 4, 6],
+        [3, 1, 13],
+      ]) {
+        const [maxSeq, slotsN] = [40, 5];
+        const kvDim = nKvHeads * hd;
+        const slots = Int32Array.of(3, 0, 4, 1);
+        const past = Int32Array.of(0, 17, 38, 5);
+        const counts = Int32Array.of(21, 1, 2, 1);
+        const tokens = 25;
+        const q = randn(tokens * nHeads * hd, r);
+        const kk = randn(tokens * kvDim, r);
+        const v = randn(tokens * kvDim, r);
+        const kc = randn(slotsN * maxSeq * kvDim, r);
+        const vc = randn(slotsN * maxSeq * kvDim, r);
+        const [kc1, vc1, kc2, vc2] = [kc.slice(), vc.slice(), kc.slice(), vc.slice()];
+        const want = new Float32Array(q.length);
+        const got = randn(q.length, r); // fully overwritten
+        const args = [slots, past, counts, 4, maxSeq, nHeads, nKvHeads, hd, 1 / Math.sqrt(hd)] as const;
+        ref.attentionCached(want, q, kk, v, kc1, vc1, ...args);
+        k.attentionCached(got, q, kk, v, kc2, vc2, ...args);
+        assertClose(got, want, 1e-5, 1e-4, `${nHeads}/${nKvHeads}×${hd}`);
+        assert.deepEqual([...kc2], [...kc1]);
+        assert.deepEqual([...vc2], [...vc1]);
+      }
+      assert.throws(
+        () =>
+          k.attentionCached(
+            new Float32Array(8),
+            new Float32Array(8),
+            new Float32Array(8),
+            new Float32Array(8),
+            new Float32Array(64),
+            new Float32Array(64),
+            Int32Array.of(0),
+            Int32Array.of(7),
+            Int32Array.of(2),
+            1,
+            8,
+            1,
+            1,
+            8,
+            1,
+          ),
+        /past\[0\] \+ counts\[0\] = 9 must be within 0\.\.8/,
+      );
+      assert.throws(
+        () =>
+          k.attentionCached(
+            new Float32Array(8),
+            new Float32Array(8),
+            new Float32Array(8),
+            new Float32Array(8),
+            new Float32Array(64),
+            new Float32Array(64),
+            Int32Array.of(1),
+            Int32Array.of(0),
+            Int32Array.of(1),
+            1,
+            8,
+            1,
+            1,
+            8,
+            1,
+          ),
+        /slots\[0\] = 1 lies outside the caches/,
+      );
+    });
+
+    test('sampleRows: same tokens as the reference away from CDF boundaries, argmax at temperature 0', () => {
+      const r = rng(37);
+      const [rows, vocab] = [64, 4096];
+      const logits = randn(rows * vocab, r, 4);
+      for (let i = 0; i < vocab; i += 3) logits[5 * vocab + i] = Number.NEGATIVE_INFINITY; // a masked row
+      const temperature = Float64Array.from({ length: rows }, (_, i) =>
+        i % 8 === 0 ? 0 : 0.3 + (i % 5) * 0.3,
+      );
+      const uniform = Float64Array.from({ length: rows }, () => (r() + 1) / 2);
+      const want = new Int32Array(rows);
+      const got = new Int32Array(rows);
+      ref.sampleRows(logits, rows, vocab, temperature, uniform, want);
+      k.sampleRows(logits, rows, vocab, temperature, uniform, got);
+      for (let row = 0; row < rows; row++) {
+        if (got[row] === want[row]) continue;
+        // allowed only when the draw lies within float rounding of the boundary between the two
+        const z = logits.subarray(row * vocab, (row + 1) * vocab);
+        let max = Number.NEGATIVE_INFINITY;
+        for (const zi of z) max = Math.max(max, zi);
+        const p = Array.from(z, (zi) => Math.exp((zi - max) / temperature[row]));
+        const total = p.reduce((a, b) => a + b, 0);
+        let cum = 0;
+        for (let i = 0; i < Math.min(got[row], want[row]) + 1; i++) cum += p[i];
+        assert.ok(
+          Math.abs(cum / total - uniform[row]) < 1e-5,
+          `row ${row}: ${got[row]} vs ${want[row]} away from a boundary`,
+        );
+      }
+      assert.equal(
+        got.filter((t, i) => t === want[i]).length >= rows - 1,
+        true,
+        'at most one boundary case in 64 draws',
+      );
+      for (let row = 0; row < rows; row += 8) {
+        let best = 0;
+        for (let i = 1; i < vocab; i++) if (logits[row * vocab + i] > logits[row * vocab + best]) best = i;
+        assert.equal(got[row], best, `row ${row} argmax`);
+      }
+      assert.throws(
+        () => k.sampleRows(logits, 1, vocab, Float64Array.of(-1), Float64Array.of(0.5), got),
+        /temperature\[0\] must be ≥ 0/,
+      );
+    });
+
     test('backward kernels', () => {
       const r = rng(20);
       const [rows, cols] = [4, 33];

@@ -285,6 +285,109 @@ describe('js reference', () => {
     assert.deepEqual([...y.subarray(3 * outDim, 5 * outDim)], [...before.subarray(3 * outDim, 5 * outDim)]);
   });
 
+  test('attentionCached: writes the new keys/values into their slots, then equals causal softmax attention per head', () => {
+    const r = rng(31);
+    const [nHeads, nKvHeads, hd, maxSeq, slotsN] = [4, 2, 6, 9, 3];
+    const kvDim = nKvHeads * hd;
+    const qDim = nHeads * hd;
+    const scale = 1 / Math.sqrt(hd);
+    const kc = randn(slotsN * maxSeq * kvDim, r);
+    const vc = randn(slotsN * maxSeq * kvDim, r);
+    // row 0: slot 2 with 3 cached positions and 2 new tokens; row 1: slot 0, fresh prompt of 4
+    const slots = Int32Array.of(2, 0);
+    const past = Int32Array.of(3, 0);
+    const counts = Int32Array.of(2, 4);
+    const tokens = 6;
+    const q = randn(tokens * qDim, r);
+    const k = randn(tokens * kvDim, r);
+    const v = randn(tokens * kvDim, r);
+    const o = new Float32Array(tokens * qDim);
+    const kc2 = kc.slice();
+    const vc2 = vc.slice();
+    js.attentionCached(o, q, k, v, kc2, vc2, slots, past, counts, 2, maxSeq, nHeads, nKvHeads, hd, scale);
+    // keys of token i of row b sit at slot·maxSeq + past + i; nothing else changed
+    const at = (slot: number, pos: number) => (slot * maxSeq + pos) * kvDim;
+    const where = [at(2, 3), at(2, 4), at(0, 0), at(0, 1), at(0, 2), at(0, 3)];
+    const expectK = kc.slice();
+    const expectV = vc.slice();
+    where.forEach((off, i) => {
+      expectK.set(k.subarray(i * kvDim, (i + 1) * kvDim), off);
+      expectV.set(v.subarray(i * kvDim, (i + 1) * kvDim), off);
+    });
+    assert.deepEqual([...kc2], [...expectK]);
+    assert.deepEqual([...vc2], [...expectV]);
+    // each query by the definition: scores over positions 0..P through sgemm, softmaxRows, then ·v
+    const tokenSlot = [2, 2, 0, 0, 0, 0];
+    const tokenPos = [3, 4, 0, 1, 2, 3];
+    for (let i = 0; i < tokens; i++) {
+      const L = tokenPos[i] + 1;
+      for (let h = 0; h < nHeads; h++) {
+        const g = Math.floor(h / (nHeads / nKvHeads));
+        const base = tokenSlot[i] * maxSeq * kvDim + g * hd;
+        const sc = new Float32Array(L);
+        gemmNaive(
+          false,
+          true,
+          1,
+          L,
+          hd,
+          scale,
+          q.subarray(i * qDim + h * hd),
+          hd,
+          expectK.subarray(base),
+          kvDim,
+          0,
+          sc,
+          L,
+        );
+        js.softmaxRows(sc, 1, L);
+        const want = new Float32Array(hd);
+        gemmNaive(false, false, 1, hd, L, 1, sc, L, expectV.subarray(base), kvDim, 0, want, hd);
+        assertClose(
+          o.subarray(i * qDim + h * hd, i * qDim + (h + 1) * hd),
+          want,
+          1e-5,
+          1e-5,
+          `token ${i} head ${h}`,
+        );
+      }
+    }
+  });
+
+  test('sampleRows: argmax at temperature 0, inverse CDF of softmax(z/T) otherwise', () => {
+    // p ∝ e^(z/T): with z = ln(1, 2, 3, 4) and T = 1 the CDF is 0.1, 0.3, 0.6, 1
+    const z = Float32Array.from([1, 2, 3, 4].map(Math.log));
+    const out = new Int32Array(1);
+    const pick = (u: number, t: number) => {
+      js.sampleRows(z, 1, 4, Float64Array.of(t), Float64Array.of(u), out);
+      return out[0];
+    };
+    assert.deepEqual(
+      [0, 0.09, 0.11, 0.29, 0.31, 0.59, 0.61, 0.999].map((u) => pick(u, 1)),
+      [0, 0, 1, 1, 2, 2, 3, 3],
+    );
+    assert.equal(pick(0.5, 0), 3);
+    // T = 0.5 squares the weights: 1, 4, 9, 16 of 30
+    assert.deepEqual(
+      [0.03, 0.04, 0.16, 0.17, 0.46, 0.47].map((u) => pick(u, 0.5)),
+      [0, 1, 1, 2, 2, 3],
+    );
+    // masked (-Infinity) entries are never drawn; ties in argmax go to the first
+    const masked = Float32Array.of(Number.NEGATIVE_INFINITY, 2, Number.NEGATIVE_INFINITY, 2);
+    const two = new Int32Array(2);
+    js.sampleRows(
+      Float32Array.of(...masked, ...masked),
+      2,
+      4,
+      Float64Array.of(0, 1),
+      Float64Array.of(0.2, 0.0),
+      two,
+    );
+    assert.deepEqual([...two], [1, 1]);
+    js.sampleRows(masked, 1, 4, Float64Array.of(1), Float64Array.of(0.7), out);
+    assert.equal(out[0], 3);
+  });
+
   test('backward kernels match finite differences of their forwards', () => {
     const r = rng(8);
     const h = 1e-3;
