@@ -27,7 +27,9 @@ export class LshIndex {
 
   /** Makes room for `n` entries at once (one allocation instead of repeated doubling). */
   reserve(n: number): void {
-    while ((this.count + n) * 2 > this.keys.length) this.grow();
+    let cap = this.keys.length;
+    while ((this.count + n) * 2 > cap) cap *= 2;
+    if (cap > this.keys.length) this.grow(cap);
   }
 
   get size(): number {
@@ -42,7 +44,7 @@ export class LshIndex {
   }
 
   add(key: number, ref: number): void {
-    if ((this.count + 1) * 2 > this.keys.length) this.grow();
+    if ((this.count + 1) * 2 > this.keys.length) this.grow(this.keys.length * 2);
     const mask = this.keys.length - 1;
     let i = LshIndex.slot(key, mask);
     while (this.keys[i] !== -1) {
@@ -64,12 +66,23 @@ export class LshIndex {
     }
   }
 
-  private grow(): void {
+  /** Rehashes into `capacity` slots (a power of two; one pass however many doublings that is). */
+  private grow(capacity: number): void {
     const oldKeys = this.keys;
     const oldRefs = this.refs;
-    this.keys = new Float64Array(oldKeys.length * 2).fill(-1);
-    this.refs = new Int32Array(oldKeys.length * 2);
-    this.count = 0;
-    for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i] !== -1) this.add(oldKeys[i], oldRefs[i]);
+    const keys = new Float64Array(capacity).fill(-1);
+    const refs = new Int32Array(capacity);
+    const mask = keys.length - 1;
+    // the entries are distinct already: straight to the first free slot, no equality checks
+    for (let j = 0; j < oldKeys.length; j++) {
+      const key = oldKeys[j];
+      if (key === -1) continue;
+      let i = LshIndex.slot(key, mask);
+      while (keys[i] !== -1) i = (i + 1) & mask;
+      keys[i] = key;
+      refs[i] = oldRefs[j];
+    }
+    this.keys = keys;
+    this.refs = refs;
   }
 }

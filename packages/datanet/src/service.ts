@@ -1,12 +1,25 @@
+import { availableParallelism } from 'node:os';
 import { OpenLedgerError, type Store, sha256Hex } from '@openledger/store';
 import type { Statement } from 'better-sqlite3';
 import type { Anchor } from './anchor.ts';
-import { type CheckedSubmission, checkSubmission } from './ingest.ts';
+import {
+  type AcceptedRow,
+  CHECK_SLICE_ROWS,
+  type CheckedSubmission,
+  type CheckSource,
+  checkJobs,
+  checkSubmission,
+  computeChecksInThread,
+  mergeRowChecks,
+  wholeSubmission,
+} from './ingest.ts';
 import { LshIndex } from './lsh.ts';
 import { MerkleTree, verifyProof } from './merkle.ts';
 import { DATANET_MIGRATIONS } from './migrations.ts';
 import { bandKeysInto, LSH_BANDS, signatureFromBytes } from './minhash.ts';
 import { parseFile, type RawRow } from './parse.ts';
+import { CheckPool, inThreadRun } from './pool.ts';
+import type { RowCheckJob } from './rowchecks.ts';
 import { DEFAULT_ROW_CHECKS } from './rows.ts';
 import type {
   Address,
@@ -19,6 +32,7 @@ import type {
   Row,
   RowFields,
   RowProof,
+  RowReport,
   RowStatus,
   UpdateDatanetInput,
   Version,
@@ -51,6 +65,13 @@ export interface DatanetOptions {
   nearDuplicateThreshold?: number;
   /** Contributions recorded on-chain per recordContributions call (500). */
   recordBatchSize?: number;
+  /**
+   * Worker threads computing the per-row checks of large submissions (default: available cores
+   * − 1; 0 = always in the calling thread). Started on first use; `close()` stops them.
+   */
+  checkWorkers?: number;
+  /** Submissions smaller than this many bytes are checked in the calling thread (256 KB). */
+  parallelCheckBytes?: number;
 }
 
 const DEFAULTS = {
@@ -61,6 +82,8 @@ const DEFAULTS = {
   chunkMaxChars: 2000,
   nearDuplicateThreshold: 0.8,
   recordBatchSize: 500,
+  checkWorkers: Math.max(0, availableParallelism() - 1),
+  parallelCheckBytes: 256 * 1024,
 };
 
 export interface Upload {
@@ -145,6 +168,30 @@ function forbidden(code: string, message: string): OpenLedgerError {
   return new OpenLedgerError(code, message, 403);
 }
 
+/** The 422 of a submission with no acceptable row (nothing is stored). */
+function noAcceptableRows(reports: RowReport[]): OpenLedgerError {
+  const byCode = new Map<string, number>();
+  for (const rep of reports)
+    for (const pr of rep.problems) byCode.set(pr.code, (byCode.get(pr.code) ?? 0) + 1);
+  const summary = [...byCode].map(([c, n]) => `${n} ${c}`).join(', ');
+  const first = reports[0]?.problems[0]?.message ?? '';
+  return new OpenLedgerError(
+    'no_acceptable_rows',
+    `file: none of its ${reports.length} rows can be accepted (${summary}); first: ${first}`,
+    422,
+    { rows: reports },
+  );
+}
+
+/**
+ * The blob store's synchronous put, if it has one (the filesystem store does): it lets the file be
+ * stored inside the rows' transaction, just before the first row is inserted.
+ */
+function blobPutSync(blobs: unknown): ((data: Uint8Array) => { id: string; size: number }) | null {
+  const b = blobs as { putSync?: (data: Uint8Array) => { id: string; size: number } };
+  return typeof b.putSync === 'function' ? b.putSync.bind(blobs) : null;
+}
+
 /** Serialises async work per key (one publish / contribution at a time per datanet). */
 class KeyedLock {
   private readonly tails = new Map<string, Promise<unknown>>();
@@ -225,6 +272,7 @@ export class Datanets {
   private readonly lock = new KeyedLock();
   private readonly trees = new Map<string, MerkleTree>();
   private readonly lsh = new Map<number, LshIndex>();
+  private readonly pool: CheckPool;
 
   constructor(store: Store, anchor: Anchor, options: DatanetOptions = {}) {
     this.store = store;
@@ -238,6 +286,17 @@ export class Datanets {
       throw bad('maxSubmissionBytes', 'must be a positive integer');
     }
     store.migrate('datanet', DATANET_MIGRATIONS);
+    this.pool = new CheckPool(o.checkWorkers);
+  }
+
+  /** Slices of rows checked by the check pool so far, and how many of them in worker threads. */
+  get checkPoolStats(): { slices: number; workerSlices: number } {
+    return { ...this.pool.stats };
+  }
+
+  /** Stops the check workers (the store is the caller's to close). Idle workers never keep a process alive. */
+  async close(): Promise<void> {
+    await this.pool.close();
   }
 
   private get db() {
@@ -556,8 +615,8 @@ export class Datanets {
       targetChars: o.chunkTargetChars,
       maxChars: o.chunkMaxChars,
     });
-    return this.lock.run(`datanet:${d.id}`, async () => {
-      const fileHash = sha256Hex(upload.bytes);
+    const fileHash = sha256Hex(upload.bytes);
+    const refuseDuplicateFile = () => {
       const prior = this.stmt('SELECT id FROM contributions WHERE datanet_id = ? AND file_blob = ?').get(
         d.id,
         fileHash,
@@ -570,96 +629,222 @@ export class Datanets {
           { duplicateOf: prior.id },
         );
       }
-      // one read transaction: a consistent snapshot, and no per-statement lock traffic
-      const checked = this.store.transaction(() => this.checkRows(d, contributor, parsed.rows));
-      const { accepted, reports } = checked;
-      if (accepted.length === 0) {
-        const byCode = new Map<string, number>();
-        for (const rep of reports)
-          for (const pr of rep.problems) byCode.set(pr.code, (byCode.get(pr.code) ?? 0) + 1);
-        const summary = [...byCode].map(([c, n]) => `${n} ${c}`).join(', ');
-        const first = reports[0]?.problems[0]?.message ?? '';
-        throw new OpenLedgerError(
-          'no_acceptable_rows',
-          `file: none of its ${reports.length} rows can be accepted (${summary}); first: ${first}`,
-          422,
-          { rows: reports },
-        );
-      }
-      // The file is kept as a blob first (atomic, fsynced); the rows become visible only when the
-      // transaction below commits. A crash in between leaves an unreferenced blob, nothing else.
+    };
+    // (early, so that a repeated file is refused before its rows are checked; again under the lock)
+    refuseDuplicateFile();
+    // The per-row checks that depend on nothing stored, in slices; for a large file the check
+    // workers start on them now (no datanet state needed), while this call waits for the lock.
+    const jobs = checkJobs(
+      d.id,
+      schema,
+      contributor,
+      parsed.rows,
+      { minChars: o.minRowChars, maxChars: o.maxRowChars },
+      CHECK_SLICE_ROWS,
+    );
+    const parallel = this.pool.size > 0 && upload.bytes.length >= o.parallelCheckBytes && jobs.length > 1;
+    const putSync = blobPutSync(this.store.blobs);
+    if (!putSync)
+      return this.contributeUnpipelined(d, contributor, upload, parsed, jobs, parallel, refuseDuplicateFile);
+    const run = parallel ? this.pool.start(jobs, CHECK_SLICE_ROWS) : inThreadRun(jobs, CHECK_SLICE_ROWS);
+    try {
+      return await this.lock.run(`datanet:${d.id}`, async () => {
+        refuseDuplicateFile();
+        const lsh = this.lsh.get(d.id);
+        const rowids = new Float64Array(parsed.rows.length);
+        // A large submission's commit leaves the WAL checkpoint to a check worker (see
+        // CheckPool.checkpoint): this connection's autocheckpoint is off for this one commit only.
+        const autocheckpoint = parallel && this.pool.canCheckpoint ? this.walAutocheckpoint() : 0;
+        if (autocheckpoint > 0) this.db.pragma('wal_autocheckpoint = 0');
+        let written: { cid: number; checked: CheckedSubmission };
+        try {
+          // One transaction: rows are decided in order as their slices' checks arrive and inserted
+          // right away, while workers compute later slices; nothing is visible until the commit.
+          // The file is kept as a blob (atomic, fsynced) before the first row is inserted, so a
+          // crash leaves at most an unreferenced blob; with no acceptable row nothing is written.
+          written = this.store.transaction(() => {
+            // rows other processes committed since, so that after our commit the index can take
+            // this submission's rows straight from memory (their rowids follow all of these)
+            this.lshFor(d.id);
+            const t = now();
+            let cid = 0;
+            const checked = this.checkRows(d, parsed.rows, run, (accepted, from) => {
+              if (accepted.length === from) return;
+              if (cid === 0) {
+                const blob = putSync(upload.bytes);
+                cid = this.insertContribution(d, contributor, upload, parsed.format, blob, 0, 0, t);
+              }
+              this.insertRows(d, contributor, cid, accepted, from, rowids, t);
+            });
+            if (cid === 0) throw noAcceptableRows(checked.reports);
+            const n = checked.accepted.length;
+            this.stmt('UPDATE contributions SET rows_accepted = ?, rows_rejected = ? WHERE id = ?').run(
+              n,
+              checked.reports.length - n,
+              cid,
+            );
+            this.stmt(
+              'UPDATE datanets SET row_count = row_count + ?, pending_count = pending_count + ? WHERE id = ?',
+            ).run(n, n, d.id);
+            return { cid, checked };
+          });
+        } finally {
+          if (autocheckpoint > 0) this.db.pragma(`wal_autocheckpoint = ${autocheckpoint}`);
+        }
+        if (autocheckpoint > 0) this.pool.checkpoint(this.db.name);
+        this.indexCommitted(d.id, lsh, written.checked, rowids);
+        const c = this.stmt('SELECT * FROM contributions WHERE id = ?').get(written.cid) as DbContribution;
+        return { contribution: toContribution(c), rows: written.checked.reports };
+      });
+    } finally {
+      run.close();
+    }
+  }
+
+  /**
+   * The same for a blob store without a synchronous put (the file must be stored before the rows'
+   * transaction, and only if a row is acceptable): checks first, decisions in a read transaction,
+   * then the blob, then the rows in one transaction.
+   */
+  private async contributeUnpipelined(
+    d: DatanetRow,
+    contributor: Address,
+    upload: Upload,
+    parsed: { rows: RawRow[]; format: string },
+    jobs: RowCheckJob[],
+    parallel: boolean,
+    refuseDuplicateFile: () => void,
+  ): Promise<ContributionResult> {
+    const rowChecks = parallel ? mergeRowChecks(await this.pool.runAll(jobs)) : computeChecksInThread(jobs);
+    return this.lock.run(`datanet:${d.id}`, async () => {
+      refuseDuplicateFile();
+      // decisions in row order, in one read transaction: a consistent snapshot
+      const checked = this.store.transaction(() =>
+        this.checkRows(d, parsed.rows, wholeSubmission(rowChecks)),
+      );
+      if (checked.accepted.length === 0) throw noAcceptableRows(checked.reports);
       const blob = await this.store.blobs.put(upload.bytes);
-      const t = now();
-      const insertContribution = this.stmt(
-        `INSERT INTO contributions (datanet_id, contributor, file_name, format, file_blob, file_size, rows_accepted,
-         rows_rejected, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      const insertRow = this.stmt(
-        `INSERT INTO rows (id, datanet_id, contribution_id, contributor, content_hash, content, leaf, signature, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      );
-      const rowids = new Float64Array(accepted.length);
+      const rowids = new Float64Array(checked.accepted.length);
       const lsh = this.lsh.get(d.id);
-      const contributionId = this.store.transaction(() => {
-        // rows other processes committed since the checks, so that after our commit the index
-        // can take this submission's rows straight from memory (their rowids follow all of these)
+      const cid = this.store.transaction(() => {
         this.lshFor(d.id);
-        const info = insertContribution.run(
-          d.id,
+        const t = now();
+        const n = checked.accepted.length;
+        const id = this.insertContribution(
+          d,
           contributor,
-          upload.name,
+          upload,
           parsed.format,
-          blob.id,
-          blob.size,
-          accepted.length,
-          reports.length - accepted.length,
+          blob,
+          n,
+          checked.reports.length - n,
           t,
         );
-        const cid = Number(info.lastInsertRowid);
-        for (let i = 0; i < accepted.length; i++) {
-          const p = accepted[i];
-          const r = insertRow.run(
-            p.rowId,
-            d.id,
-            cid,
-            contributor,
-            p.contentHash,
-            p.canonical,
-            p.leaf,
-            p.signature,
-            t,
-          );
-          rowids[i] = Number(r.lastInsertRowid);
-        }
+        this.insertRows(d, contributor, id, checked.accepted, 0, rowids, t);
         this.stmt(
           'UPDATE datanets SET row_count = row_count + ?, pending_count = pending_count + ? WHERE id = ?',
-        ).run(accepted.length, accepted.length, d.id);
-        return cid;
+        ).run(n, n, d.id);
+        return id;
       });
-      // committed: index the new rows from the band keys already computed, instead of reading
-      // their signatures back. Only if the index is the one caught up inside the transaction.
-      if (lsh && this.lsh.get(d.id) === lsh) {
-        for (let i = 0; i < accepted.length; i++) {
-          const slot = accepted[i].slot;
-          if (slot >= 0)
-            for (let b = 0; b < LSH_BANDS; b++) lsh.add(checked.bands[slot * LSH_BANDS + b], rowids[i]);
-          if (rowids[i] > lsh.lastRowid) lsh.lastRowid = rowids[i];
-        }
-      }
-      const c = this.stmt('SELECT * FROM contributions WHERE id = ?').get(contributionId) as DbContribution;
-      return { contribution: toContribution(c), rows: reports };
+      this.indexCommitted(d.id, lsh, checked, rowids);
+      const c = this.stmt('SELECT * FROM contributions WHERE id = ?').get(cid) as DbContribution;
+      return { contribution: toContribution(c), rows: checked.reports };
     });
   }
 
-  private checkRows(d: DatanetRow, contributor: Address, raw: RawRow[]): CheckedSubmission {
+  private insertContribution(
+    d: DatanetRow,
+    contributor: Address,
+    upload: Upload,
+    format: string,
+    blob: { id: string; size: number },
+    accepted: number,
+    rejected: number,
+    t: string,
+  ): number {
+    const info = this.stmt(
+      `INSERT INTO contributions (datanet_id, contributor, file_name, format, file_blob, file_size, rows_accepted,
+       rows_rejected, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(d.id, contributor, upload.name, format, blob.id, blob.size, accepted, rejected, t);
+    return Number(info.lastInsertRowid);
+  }
+
+  /** Inserts accepted[from..]; their SQLite rowids go to rowids[from..]. */
+  private insertRows(
+    d: DatanetRow,
+    contributor: Address,
+    cid: number,
+    accepted: AcceptedRow[],
+    from: number,
+    rowids: Float64Array,
+    t: string,
+  ): void {
+    const insertRow = this.stmt(
+      `INSERT INTO rows (id, datanet_id, contribution_id, contributor, content_hash, content, leaf, signature, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    for (let i = from; i < accepted.length; i++) {
+      const p = accepted[i];
+      const r = insertRow.run(
+        p.rowId,
+        d.id,
+        cid,
+        contributor,
+        p.contentHash,
+        p.canonical,
+        p.leaf,
+        p.signature,
+        t,
+      );
+      rowids[i] = Number(r.lastInsertRowid);
+    }
+  }
+
+  /**
+   * After the commit: the new rows go into the datanet's index from the band keys already
+   * computed, instead of reading their signatures back; only if the index is the one caught up
+   * inside the transaction.
+   */
+  private indexCommitted(
+    datanetId: number,
+    lsh: LshIndex | undefined,
+    checked: CheckedSubmission,
+    rowids: Float64Array,
+  ): void {
+    if (!lsh || this.lsh.get(datanetId) !== lsh) return;
+    const { accepted, bands } = checked;
+    lsh.reserve(accepted.length * LSH_BANDS);
+    for (let i = 0; i < accepted.length; i++) {
+      const slot = accepted[i].slot;
+      if (slot >= 0) for (let b = 0; b < LSH_BANDS; b++) lsh.add(bands[slot * LSH_BANDS + b], rowids[i]);
+      if (rowids[i] > lsh.lastRowid) lsh.lastRowid = rowids[i];
+    }
+  }
+
+  private walMode: boolean | undefined;
+
+  /** This connection's WAL autocheckpoint threshold in pages; 0 if off or not in WAL mode (file databases only). */
+  private walAutocheckpoint(): number {
+    if (this.walMode === undefined) {
+      this.walMode = !this.db.memory && this.db.pragma('journal_mode', { simple: true }) === 'wal';
+    }
+    return this.walMode ? Number(this.db.pragma('wal_autocheckpoint', { simple: true })) : 0;
+  }
+
+  private checkRows(
+    d: DatanetRow,
+    raw: RawRow[],
+    source: CheckSource,
+    afterSlice?: (accepted: AcceptedRow[], from: number) => void,
+  ): CheckedSubmission {
     const o = this.options;
     const exists = this.stmt('SELECT 1 FROM rows WHERE id = ?', 'pluck');
     const byRef = this.stmt('SELECT id, signature FROM rows WHERE rowid = ?', 'raw');
     return checkSubmission(
       d.id,
       d.schema as Datanet['schema'],
-      contributor,
       raw,
+      source,
       {
         exists: (rowId) => exists.get(rowId) !== undefined,
         lsh: this.lshFor(d.id),
@@ -673,6 +858,7 @@ export class Datanets {
         maxChars: o.maxRowChars,
         nearDuplicateThreshold: o.nearDuplicateThreshold,
       },
+      afterSlice,
     );
   }
 

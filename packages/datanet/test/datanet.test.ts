@@ -376,20 +376,28 @@ describe('contribute', () => {
     );
     // another instance commits while dn awaits its blob write, between dn's checks and its insert:
     // dn's index must still take that row (its rowid is below dn's own new rows)
+    // (the unpipelined order, for a blob store without putSync, has that window; the pipelined
+    // one checks and inserts in one transaction)
     const p4 = prose(34, 1, 150);
     const put = store.blobs.put.bind(store.blobs);
+    const blobs = store.blobs as unknown as { putSync?: (data: Uint8Array | string) => unknown };
+    const putSync = blobs.putSync?.bind(blobs);
+    blobs.putSync = undefined;
     let interleaved = false;
     store.blobs.put = async (data) => {
       if (!interleaved) {
         interleaved = true;
+        delete blobs.putSync; // (other's own contribution may take either order)
         await other.contribute(BOB, d.id, file('4.txt', p4));
+        blobs.putSync = undefined;
       }
-      return put(data);
+      return putSync?.(data) as ReturnType<typeof put>;
     };
     try {
       await dn.contribute(ALICE, d.id, file('5.txt', prose(35, 1, 150)));
     } finally {
       store.blobs.put = put;
+      delete blobs.putSync;
     }
     assert.ok(interleaved);
     await unchanged(() => dn.contribute(CAROL, d.id, file('n4.txt', edit(p4))), isNear);

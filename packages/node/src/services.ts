@@ -75,6 +75,7 @@ export async function createServices(options: CreateServicesOptions): Promise<{
     async stop() {
       await factory.stop();
       await serving?.close();
+      await datanets.close();
     },
   };
 }
