@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createLora, createModel, Rng, saveHfModel, savePeftAdapter, trainBpe } from '@openledger/model';
+import { createLora, Rng, saveHfModel, savePeftAdapter, trainBpe } from '@openledger/model';
 import {
   AdapterDiskCache,
   AdapterManager,
@@ -27,6 +27,7 @@ import {
   type RemoteAdapterFiles,
   type ServeError,
 } from '../src/index.ts';
+import { tinyModel } from './helpers.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -38,22 +39,7 @@ function writeAdapters(count: number, withBase = false) {
     vocabSize: 280,
     specialTokens: ['<|endoftext|>'],
   });
-  const model = createModel(
-    {
-      dim: 32,
-      nLayers: 2,
-      nHeads: 4,
-      nKvHeads: 2,
-      ffnDim: 64,
-      vocabSize: tokenizer.vocabSize,
-      ropeTheta: 10000,
-      normEps: 1e-5,
-      tiedEmbeddings: true,
-      maxSeq: 64,
-    },
-    3,
-  );
-  model.weights.finalNorm.fill(20);
+  const model = tinyModel({ vocabSize: tokenizer.vocabSize, maxSeq: 64, seed: 3 });
   if (withBase) saveHfModel(join(root, 'base'), model, tokenizer);
   const adapters: { name: string; hash: `0x${string}`; bytes: number }[] = [];
   for (let i = 0; i < count; i++) {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   createLora,
-  createModel,
   forward,
   generateTokens,
   type LlamaModel,
@@ -11,26 +10,9 @@ import {
   Rng,
 } from '@openledger/model';
 import { BatchEngine, type EngineRequest, mixAdapters } from '../src/index.ts';
+import { tinyModel } from './helpers.ts';
 
-function tinyModel(): LlamaModel {
-  const model = createModel(
-    {
-      dim: 32,
-      nLayers: 2,
-      nHeads: 4,
-      nKvHeads: 2,
-      ffnDim: 64,
-      vocabSize: 97,
-      ropeTheta: 10000,
-      normEps: 1e-5,
-      tiedEmbeddings: true,
-      maxSeq: 64,
-    },
-    11,
-  );
-  model.weights.finalNorm.fill(20); // confident logits, so sampling is not a coin toss
-  return model;
-}
+const newModel = () => tinyModel({ vocabSize: 97, maxSeq: 64, seed: 11 });
 
 function randomAdapter(model: LlamaModel, seed: number): LoraAdapter {
   const adapter = createLora(model.config, { rank: 4, alpha: 8, targets: ['q', 'v', 'up', 'down'], seed });
@@ -70,7 +52,7 @@ const request = (
 });
 
 test('a mixed-adapter batch gives the same tokens as each request served alone (same seed)', () => {
-  const model = tinyModel();
+  const model = newModel();
   const adapters = [randomAdapter(model, 1), randomAdapter(model, 2), randomAdapter(model, 3)];
   const requests = [
     request('a', 'A', 1, 0),
@@ -106,7 +88,7 @@ test('a mixed-adapter batch gives the same tokens as each request served alone (
 });
 
 test('prompts of different lengths admitted together (one prefill forward) match each request alone', () => {
-  const model = tinyModel();
+  const model = newModel();
   const adapters = [randomAdapter(model, 4), randomAdapter(model, 5)];
   const lengths = [1, 9, 3, 17, 6, 2, 11];
   const requests = lengths.map((n, i) => ({
@@ -131,7 +113,7 @@ test('prompts of different lengths admitted together (one prefill forward) match
 });
 
 test('more requests than slots queue and all complete', () => {
-  const model = tinyModel();
+  const model = newModel();
   const engine = new BatchEngine(model, { maxBatch: 3 });
   engine.loadAdapter('A', randomAdapter(model, 9));
   for (let i = 0; i < 10; i++) engine.submit(request(`r${i}`, i % 2 ? 'A' : null, i, 0.5));
@@ -141,7 +123,7 @@ test('more requests than slots queue and all complete', () => {
 });
 
 test('a weighted mixture equals merging the weighted adapters into the base', () => {
-  const model = tinyModel();
+  const model = newModel();
   const a = randomAdapter(model, 21);
   const b = randomAdapter(model, 22);
   const mixed = mixAdapters([
@@ -162,7 +144,7 @@ test('a weighted mixture equals merging the weighted adapters into the base', ()
 });
 
 test('a merged hot adapter gives the same greedy tokens as the unmerged adapter', () => {
-  const model = tinyModel();
+  const model = newModel();
   const engine = new BatchEngine(model, { maxBatch: 2 });
   engine.loadAdapter('A', randomAdapter(model, 5));
   engine.submit(request('before', 'A', 1, 0));
@@ -173,7 +155,7 @@ test('a merged hot adapter gives the same greedy tokens as the unmerged adapter'
 });
 
 test('refuses an oversized prompt and an unknown adapter before running anything', () => {
-  const model = tinyModel();
+  const model = newModel();
   const engine = new BatchEngine(model);
   assert.throws(
     () => engine.submit({ ...request('x', null, 1, 0), prompt: new Array(64).fill(1) }),
@@ -184,7 +166,7 @@ test('refuses an oversized prompt and an unknown adapter before running anything
 });
 
 test('a duplicate request id is refused, so no slot is lost', () => {
-  const model = tinyModel();
+  const model = newModel();
   const engine = new BatchEngine(model, { maxBatch: 2 });
   engine.submit(request('same', null, 1, 1));
   assert.throws(() => engine.submit(request('same', null, 2, 1)), /already queued or running/);

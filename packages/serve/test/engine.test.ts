@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import {
   createLora,
-  createModel,
   type LlamaModel,
   loadHfModel,
   Rng,
@@ -21,6 +20,7 @@ import {
   Engine,
   type EngineRequest,
 } from '../src/index.ts';
+import { tinyModel } from './helpers.ts';
 
 function setup(adapterCount: number) {
   const dir = mkdtempSync(join(tmpdir(), 'serve-'));
@@ -28,22 +28,7 @@ function setup(adapterCount: number) {
     vocabSize: 280,
     specialTokens: ['<|endoftext|>'],
   });
-  const model: LlamaModel = createModel(
-    {
-      dim: 32,
-      nLayers: 2,
-      nHeads: 4,
-      nKvHeads: 2,
-      ffnDim: 64,
-      vocabSize: tokenizer.vocabSize,
-      ropeTheta: 10000,
-      normEps: 1e-5,
-      tiedEmbeddings: true,
-      maxSeq: 64,
-    },
-    3,
-  );
-  model.weights.finalNorm.fill(20);
+  const model: LlamaModel = tinyModel({ vocabSize: tokenizer.vocabSize, maxSeq: 64, seed: 3 });
   saveHfModel(join(dir, 'base'), model, tokenizer);
   const adapters = [];
   for (let i = 0; i < adapterCount; i++) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createModel, trainBpe } from '@openledger/model';
+import { trainBpe } from '@openledger/model';
 import {
   BatchEngine,
   compileResponseFormat,
@@ -10,6 +10,7 @@ import {
   type ServeError,
   tokenBytesOf,
 } from '../src/index.ts';
+import { tinyModel } from './helpers.ts';
 
 const enc = new TextEncoder();
 const schemaFormat = (schema: unknown): ResponseFormat => ({
@@ -156,21 +157,7 @@ function tinyEngine() {
     vocabSize: 320,
     specialTokens: ['<|endoftext|>'],
   });
-  const model = createModel(
-    {
-      dim: 32,
-      nLayers: 2,
-      nHeads: 4,
-      nKvHeads: 2,
-      ffnDim: 64,
-      vocabSize: tokenizer.vocabSize,
-      ropeTheta: 10000,
-      normEps: 1e-5,
-      tiedEmbeddings: true,
-      maxSeq: 128,
-    },
-    5,
-  );
+  const model = tinyModel({ vocabSize: tokenizer.vocabSize, maxSeq: 128, seed: 5 });
   const engine = new BatchEngine(model, {
     maxBatch: 8,
     tokenBytes: tokenBytesOf(tokenizer, tokenizer.vocabSize),
