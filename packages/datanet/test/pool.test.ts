@@ -59,6 +59,20 @@ function files(): { name: string; bytes: Buffer }[] {
   ];
 }
 
+/** Runs throwaway slices through the datanets' pool until a worker has computed one. */
+async function warmUp(dn: Datanets): Promise<void> {
+  const pool = (dn as unknown as { pool: CheckPool }).pool;
+  const raw = prose(4, 400)
+    .split('\n\n')
+    .map((text, index) => ({ index, source: `paragraph ${index + 1}`, record: { text } }));
+  const jobs = checkJobs(99, 'text', ALICE, raw, { minChars: 16, maxChars: 20_000 }, 20);
+  for (let k = 0; k < 100 && pool.stats.workerSlices === 0; k++) {
+    await pool.runAll(jobs);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(pool.stats.workerSlices > 0, 'the pool has started');
+}
+
 interface Outcome {
   reports: RowReport[][];
   stored: unknown[];
@@ -83,12 +97,19 @@ async function ingest(
   }
   const dn = new Datanets(store, new MemoryAnchor(), opts);
   try {
+    // workers up before the compared files, so that their slices really come from workers (a cold
+    // pool may leave every slice to the calling thread)
+    if (opts.checkWorkers > 0) await warmUp(dn);
+    const fromWorkers = dn.checkPoolStats.workerSlices;
     const d = await dn.create(OWNER, { name: 'pool', license: 'CC0-1.0' });
     const reports: RowReport[][] = [];
     for (const f of files()) reports.push((await dn.contribute(ALICE, d.id, f)).rows);
     // the connection's autocheckpoint is back to its default after the offloaded commits
     assert.equal(store.sql.pragma('wal_autocheckpoint', { simple: true }), 1000);
-    if (opts.checkWorkers > 0) assert.ok(dn.checkPoolStats.slices > 3, 'the pool path was taken');
+    if (opts.checkWorkers > 0) {
+      assert.ok(dn.checkPoolStats.slices > 3, 'the pool path was taken');
+      assert.ok(dn.checkPoolStats.workerSlices > fromWorkers, 'workers checked slices of these files');
+    }
     const stored = store.sql
       .prepare(
         'SELECT id, datanet_id, contribution_id, contributor, content_hash, content, leaf, signature FROM rows ORDER BY rowid',
