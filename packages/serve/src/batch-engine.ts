@@ -64,6 +64,18 @@ interface Active {
   json: JsonRecognizer | null;
 }
 
+/** Requests looked at past the oldest one when choosing whom to admit. */
+const ADMIT_LOOKAHEAD = 256;
+/** Times a request may be overtaken by requests whose adapter is already in the batch. */
+const MAX_PASSED_OVER = 64;
+
+/** A request's adapter as a grouping key; each mixture is its own group. */
+function affinityKey(spec: EngineRequest['adapter']): string {
+  if (spec === null) return '';
+  if (typeof spec === 'string') return `a:${spec}`;
+  return `m:${JSON.stringify(spec)}`;
+}
+
 export interface BatchEngineOptions {
   /** sequences decoded together per lane (KV cache slots) */
   maxBatch?: number;
@@ -91,6 +103,8 @@ export class BatchEngine {
   readonly #merged = new Map<string, Lane>();
   readonly #baseLane: Lane;
   readonly #waiting: EngineRequest[] = [];
+  /** how many later requests were admitted ahead of each waiting one */
+  readonly #passedOver = new WeakMap<EngineRequest, number>();
   readonly #active = new Map<string, Active>();
   readonly #cancelled = new Set<string>();
   readonly #tokenBytes: readonly (Uint8Array | null)[] | undefined;
@@ -240,6 +254,21 @@ export class BatchEngine {
   }
 
   /**
+   * Which waiting request to admit next: the oldest, unless a request within the next
+   * `ADMIT_LOOKAHEAD` uses an adapter already in the batch. Grouping requests by adapter means fewer
+   * distinct adapters per decode step, whose weights are what a mixed batch spends its memory
+   * bandwidth on; a request passed over `MAX_PASSED_OVER` times is admitted first, so none waits
+   * for long.
+   */
+  #nextToAdmit(batchAdapters: Set<string>): number {
+    const head = this.#waiting[0];
+    if ((this.#passedOver.get(head) ?? 0) >= MAX_PASSED_OVER) return 0;
+    const n = Math.min(this.#waiting.length, ADMIT_LOOKAHEAD);
+    for (let i = 0; i < n; i++) if (batchAdapters.has(affinityKey(this.#waiting[i].adapter))) return i;
+    return 0;
+  }
+
+  /**
    * One scheduling step: admits waiting requests into free slots (prefilling their prompts), then
    * decodes one token for every active sequence, lane by lane. Returns the events of the step.
    */
@@ -249,20 +278,29 @@ export class BatchEngine {
     for (const a of [...this.#active.values()]) if (a.cancelled) this.#finish(a, 'cancelled', events);
     // admit into free slots; the prompts admitted together are prefilled in one forward per lane
     const admitted = new Map<Lane, { req: EngineRequest; slot: number; adapter: LoraAdapter | null }[]>();
+    const batchAdapters = new Set<string>();
+    for (const a of this.#active.values()) batchAdapters.add(affinityKey(a.req.adapter));
     while (this.#waiting.length > 0) {
-      const req = this.#waiting[0];
+      const pick = this.#nextToAdmit(batchAdapters);
+      const req = this.#waiting[pick];
       let resolved: { lane: Lane; adapter: LoraAdapter | null };
       try {
         resolved = this.#resolveAdapter(req.adapter);
       } catch (error) {
-        this.#waiting.shift();
+        this.#waiting.splice(pick, 1);
         const e = error as ServeError;
         events.push({ id: req.id, type: 'error', message: e.message, status: e.status ?? 500 });
         continue;
       }
       const slot = resolved.lane.free.pop();
       if (slot === undefined) break;
-      this.#waiting.shift();
+      this.#waiting.splice(pick, 1);
+      for (let k = 0; k < pick; k++) {
+        const w = this.#waiting[k];
+        this.#passedOver.set(w, (this.#passedOver.get(w) ?? 0) + 1);
+      }
+      this.#passedOver.delete(req);
+      batchAdapters.add(affinityKey(req.adapter));
       const list = admitted.get(resolved.lane) ?? [];
       list.push({ req, slot, adapter: resolved.adapter });
       admitted.set(resolved.lane, list);

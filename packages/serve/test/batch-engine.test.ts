@@ -176,3 +176,33 @@ test('a duplicate request id is refused, so no slot is lost', () => {
   engine.step();
   assert.equal(engine.activeCount, 2);
 });
+
+test('admission groups requests by adapter, and a request is overtaken at most 64 times', () => {
+  const model = newModel();
+  const engine = new BatchEngine(model, { maxBatch: 2 });
+  engine.loadAdapter('A', randomAdapter(model, 1));
+  engine.loadAdapter('B', randomAdapter(model, 2));
+  const one = (id: string, adapter: string) => ({ ...request(id, adapter, 1, 0), maxTokens: 1 });
+  engine.submit(one('a0', 'A'));
+  engine.submit(one('b0', 'B'));
+  for (let i = 1; i <= 100; i++) engine.submit(one(`a${i}`, 'A'));
+  const order: string[] = [];
+  while (!engine.idle) {
+    for (const e of engine.step()) {
+      if (e.type === 'error') throw new Error(e.message);
+      if (e.type === 'token') order.push(e.id);
+    }
+  }
+  assert.equal(order.length, 102);
+  // the oldest first, then another request of the adapter already in the batch, not b0
+  assert.deepEqual(order.slice(0, 2), ['a0', 'a1']);
+  const b = order.indexOf('b0');
+  assert.ok(b > 2, `b0 was overtaken (admitted ${b}th)`);
+  assert.ok(b <= 66, `b0 waited for at most 64 later requests (admitted ${b}th)`);
+  // requests of one adapter keep their order among themselves
+  const as = order.filter((id) => id.startsWith('a')).map((id) => Number(id.slice(1)));
+  assert.deepEqual(
+    as,
+    [...as].sort((x, y) => x - y),
+  );
+});
