@@ -62,7 +62,7 @@ const SIZES = {
   promptMax: 48,
   outputTokens: 32,
   adapterCounts: [1, 16, 64, 256],
-  maxBatch: env('BENCH_SERVE_BATCH', 32),
+  maxBatch: env('BENCH_SERVE_BATCH', 64),
   rounds: env('BENCH_SERVE_ROUNDS', 2),
   loraRank: 8,
   loraTargets: ['q', 'v', 'o', 'up', 'down'] as LoraTarget[],

@@ -145,7 +145,7 @@ export class ServingService {
   }) {
     const base = options.catalog.load(SHIPPED_BASE_MODEL_ID);
     this.tokenizer = base.tokenizer;
-    this.engine = new Engine({ baseModelDir: base.info.dir, maxBatch: options.maxBatch ?? 16 });
+    this.engine = new Engine({ baseModelDir: base.info.dir, maxBatch: options.maxBatch ?? 64 });
     this.#chain = options.chain;
     this.#store = options.store;
     this.#signers = options.signers;
