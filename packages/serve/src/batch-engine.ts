@@ -105,6 +105,8 @@ export class BatchEngine {
   readonly #waiting: EngineRequest[] = [];
   /** how many later requests were admitted ahead of each waiting one */
   readonly #passedOver = new WeakMap<EngineRequest, number>();
+  /** each request's adapter grouping key, computed once at submit (mixtures serialise their parts) */
+  readonly #affinity = new WeakMap<EngineRequest, string>();
   readonly #active = new Map<string, Active>();
   readonly #cancelled = new Set<string>();
   readonly #tokenBytes: readonly (Uint8Array | null)[] | undefined;
@@ -217,6 +219,7 @@ export class BatchEngine {
       }
       this.#schemas.set(req, schema);
     }
+    this.#affinity.set(req, affinityKey(req.adapter));
     this.#waiting.push(req);
   }
 
@@ -264,7 +267,7 @@ export class BatchEngine {
     const head = this.#waiting[0];
     if ((this.#passedOver.get(head) ?? 0) >= MAX_PASSED_OVER) return 0;
     const n = Math.min(this.#waiting.length, ADMIT_LOOKAHEAD);
-    for (let i = 0; i < n; i++) if (batchAdapters.has(affinityKey(this.#waiting[i].adapter))) return i;
+    for (let i = 0; i < n; i++) if (batchAdapters.has(this.#affinity.get(this.#waiting[i])!)) return i;
     return 0;
   }
 
@@ -279,7 +282,7 @@ export class BatchEngine {
     // admit into free slots; the prompts admitted together are prefilled in one forward per lane
     const admitted = new Map<Lane, { req: EngineRequest; slot: number; adapter: LoraAdapter | null }[]>();
     const batchAdapters = new Set<string>();
-    for (const a of this.#active.values()) batchAdapters.add(affinityKey(a.req.adapter));
+    for (const a of this.#active.values()) batchAdapters.add(this.#affinity.get(a.req)!);
     while (this.#waiting.length > 0) {
       const pick = this.#nextToAdmit(batchAdapters);
       const req = this.#waiting[pick];
@@ -300,7 +303,7 @@ export class BatchEngine {
         this.#passedOver.set(w, (this.#passedOver.get(w) ?? 0) + 1);
       }
       this.#passedOver.delete(req);
-      batchAdapters.add(affinityKey(req.adapter));
+      batchAdapters.add(this.#affinity.get(req)!);
       const list = admitted.get(resolved.lane) ?? [];
       list.push({ req, slot, adapter: resolved.adapter });
       admitted.set(resolved.lane, list);
