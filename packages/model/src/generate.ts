@@ -4,7 +4,7 @@
 import { getKernels, type LoraSegment } from '@openledger/tensor';
 import { headDim } from './config.ts';
 import { invalid } from './errors.ts';
-import { type LoraAdapter, type LoraTarget, loraScale } from './lora.ts';
+import { type AnyLoraAdapter, type LoraTarget, loraScale } from './lora.ts';
 import type { LlamaModel } from './model.ts';
 import { Rng } from './rng.ts';
 import type { BpeTokenizer } from './tokenizer.ts';
@@ -51,11 +51,11 @@ const TARGET_KEY = { q: 'wq', k: 'wk', v: 'wv', o: 'wo', gate: 'wGate', up: 'wUp
 interface AdapterRun {
   b0: number;
   b1: number;
-  adapter: LoraAdapter;
+  adapter: AnyLoraAdapter;
 }
 
 /** Consecutive rows sharing an adapter, found once per forward. */
-function adapterRuns(adapters: readonly (LoraAdapter | null | undefined)[]): AdapterRun[] {
+function adapterRuns(adapters: readonly (AnyLoraAdapter | null | undefined)[]): AdapterRun[] {
   const runs: AdapterRun[] = [];
   for (let b = 0; b < adapters.length; b++) {
     const ad = adapters[b];
@@ -98,7 +98,7 @@ function segmentsFor(
 
 export interface CachedForwardOptions {
   /** Adapter per row (null = base model). One adapter for all rows may be given directly. */
-  adapters?: readonly (LoraAdapter | null | undefined)[] | LoraAdapter | null;
+  adapters?: readonly (AnyLoraAdapter | null | undefined)[] | AnyLoraAdapter | null;
   /** Return logits of every new position (default: only the last of each row). */
   allLogits?: boolean;
   /**
@@ -175,9 +175,9 @@ export function forwardRagged(
     if (!(tokens[i] >= 0 && tokens[i] < V))
       throw invalid('tokens', `token ${tokens[i]} outside vocabulary 0..${V - 1}`);
   const ads = opts.adapters;
-  const adapters: readonly (LoraAdapter | null | undefined)[] = Array.isArray(ads)
-    ? (ads as (LoraAdapter | null)[])
-    : new Array(B).fill((ads as LoraAdapter | null | undefined) ?? null);
+  const adapters: readonly (AnyLoraAdapter | null | undefined)[] = Array.isArray(ads)
+    ? (ads as (AnyLoraAdapter | null)[])
+    : new Array(B).fill((ads as AnyLoraAdapter | null | undefined) ?? null);
   if (adapters.length !== B)
     throw invalid('adapters', `needs one entry per row (${B}), got ${adapters.length}`);
   for (const ad of adapters)
@@ -307,7 +307,7 @@ export function forwardMixed(
   tokens: Int32Array,
   B: number,
   T: number,
-  adapters: readonly (LoraAdapter | null | undefined)[],
+  adapters: readonly (AnyLoraAdapter | null | undefined)[],
 ): Float32Array {
   const cache = new KVCache(model, B, T);
   return forwardCached(
@@ -391,7 +391,7 @@ export interface GenerateOptions extends SamplingOptions {
   maxTokens?: number;
   /** Stop when one of these ids is produced (it is not yielded). */
   stopTokens?: number[];
-  adapter?: LoraAdapter | null;
+  adapter?: AnyLoraAdapter | null;
 }
 
 /**
@@ -467,7 +467,7 @@ export async function generateText(
 export function generateBatch(
   model: LlamaModel,
   prompts: number[][],
-  opts: GenerateOptions & { adapters?: (LoraAdapter | null)[] } = {},
+  opts: GenerateOptions & { adapters?: (AnyLoraAdapter | null)[] } = {},
 ): number[][] {
   const B = prompts.length;
   const T = prompts[0]?.length ?? 0;

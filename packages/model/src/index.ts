@@ -65,6 +65,7 @@ export {
   writeSafetensors,
 } from './io/safetensors.ts';
 export {
+  type AnyLoraAdapter,
   cloneLora,
   createLora,
   flattenLoraLayer,
@@ -81,6 +82,7 @@ export {
   validateLoraConfig,
   zerosLike,
 } from './lora.ts';
+export { floatLora, halfLora } from './lora-half.ts';
 export {
   type Activations,
   type BackwardOptions,

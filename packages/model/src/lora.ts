@@ -1,3 +1,4 @@
+import type { LoraMatrix } from '@openledger/tensor';
 import { headDim, type LlamaConfig } from './config.ts';
 import { invalid } from './errors.ts';
 import { Rng } from './rng.ts';
@@ -16,18 +17,25 @@ export interface LoraConfig {
   rsLora: boolean;
 }
 
-/** One adapted linear: W' = W + scale·B·A, A is rank×in, B is out×rank (row-major, as in PEFT). */
-export interface LoraPair {
-  a: Float32Array;
-  b: Float32Array;
+/**
+ * One adapted linear: W' = W + scale·B·A, A is rank×in, B is out×rank (row-major, as in PEFT). The
+ * matrices are float32, except in an adapter held for serving at half width (`halfLora`), whose
+ * matrices are Uint16Arrays of IEEE half bits.
+ */
+export interface LoraPair<M extends LoraMatrix = Float32Array> {
+  a: M;
+  b: M;
 }
 
-export type LoraLayer = Partial<Record<LoraTarget, LoraPair>>;
+export type LoraLayer<M extends LoraMatrix = Float32Array> = Partial<Record<LoraTarget, LoraPair<M>>>;
 
-export interface LoraAdapter {
+export interface LoraAdapter<M extends LoraMatrix = Float32Array> {
   config: LoraConfig;
-  layers: LoraLayer[];
+  layers: LoraLayer<M>[];
 }
+
+/** An adapter as the forward pass reads it: float32 or half-width matrices. */
+export type AnyLoraAdapter = LoraAdapter<LoraMatrix>;
 
 export function loraScale(c: LoraConfig): number {
   return c.rsLora ? c.alpha / Math.sqrt(c.rank) : c.alpha / c.rank;

@@ -10,7 +10,8 @@ import {
   KVCache,
   sampleToken,
 } from '../src/generate.ts';
-import { createLora, type LoraAdapter, type LoraTarget } from '../src/lora.ts';
+import { cloneLora, createLora, type LoraAdapter, type LoraTarget } from '../src/lora.ts';
+import { floatLora, halfLora } from '../src/lora-half.ts';
 import { createModel, forEachParam, forward, type LlamaModel, mergeLora } from '../src/model.ts';
 import { Rng } from '../src/rng.ts';
 import { trainBpe } from '../src/tokenizer.ts';
@@ -105,6 +106,42 @@ test('a mixed-adapter batch gives each row the logits of its own adapter', () =>
   }).logits.subarray(3 * V);
   assert.ok(maxDiff(step.subarray(0, V), ref0) < 1e-4);
   assert.ok(maxDiff(step.subarray(V), ref1) < 1e-4);
+});
+
+test('a half-width adapter: forward reads it as the float32 adapter it rounds to; out-of-range stays float32', () => {
+  const model = sharpModel(6);
+  const V = model.config.vocabSize;
+  const a1 = adapterWithB(model, 13);
+  const half = halfLora(a1);
+  for (const layer of half.layers)
+    for (const pair of Object.values(layer)) assert.ok(pair!.a instanceof Uint16Array);
+  const widened = floatLora(half);
+  // each weight within half's rounding (2⁻¹¹ relative; subnormal halves step by 2⁻²⁴)
+  a1.layers.forEach((layer, l) => {
+    for (const [t, pair] of Object.entries(layer)) {
+      const w = widened.layers[l][t as LoraTarget]!;
+      for (const [x, y] of [
+        [pair!.a, w.a],
+        [pair!.b, w.b],
+      ])
+        for (let i = 0; i < x.length; i++)
+          assert.ok(Math.abs(x[i] - y[i]) <= Math.abs(x[i]) * 2 ** -11 + 2 ** -25);
+    }
+  });
+  const rows = [
+    [1, 2, 3, 4, 5, 6],
+    [7, 8, 9, 10, 11, 12],
+  ];
+  const T = 6;
+  const got = forwardMixed(model, Int32Array.from(rows.flat()), 2, T, [half, null]);
+  const want = forward(model, Int32Array.from(rows[0]), 1, T, { lora: widened }).logits;
+  assert.ok(maxDiff(got.subarray(0, T * V), want) < 1e-4, `${maxDiff(got.subarray(0, T * V), want)}`);
+  // a value beyond ±65504 would become infinite at half width: that matrix is kept float32
+  const big = cloneLora(a1);
+  big.layers[0].q!.b[0] = 1e6;
+  const kept = halfLora(big);
+  assert.ok(kept.layers[0].q!.b instanceof Float32Array);
+  assert.ok(kept.layers[0].q!.a instanceof Uint16Array);
 });
 
 test('a merged adapter (and a weighted mix) equals the unmerged forward', () => {

@@ -1,7 +1,10 @@
 import {
+  type AnyLoraAdapter,
   type BpeTokenizer,
+  floatLora,
   forwardCached,
   forwardRagged,
+  halfLora,
   KVCache,
   type LlamaModel,
   type LoraAdapter,
@@ -54,7 +57,7 @@ interface Active {
   req: EngineRequest;
   lane: Lane;
   slot: number;
-  adapter: LoraAdapter | null;
+  adapter: AnyLoraAdapter | null;
   rng: Rng;
   /** the token to feed at the next decode step */
   next: number;
@@ -99,7 +102,8 @@ export class BatchEngine {
   readonly base: LlamaModel;
   readonly maxBatch: number;
   readonly maxSeq: number;
-  readonly #adapters = new Map<string, LoraAdapter>();
+  /** loaded adapters at half width (see halfLora) */
+  readonly #adapters = new Map<string, AnyLoraAdapter>();
   readonly #merged = new Map<string, Lane>();
   readonly #baseLane: Lane;
   readonly #waiting: EngineRequest[] = [];
@@ -159,7 +163,7 @@ export class BatchEngine {
         },
       );
     }
-    this.#adapters.set(key, adapter);
+    this.#adapters.set(key, halfLora(adapter));
   }
 
   /** Forgets an adapter (and its merged lane). Requests already running keep their reference. */
@@ -176,7 +180,7 @@ export class BatchEngine {
         status: 404,
         field: 'model',
       });
-    if (!this.#merged.has(key)) this.#merged.set(key, this.#lane(mergeLora(this.base, adapter)));
+    if (!this.#merged.has(key)) this.#merged.set(key, this.#lane(mergeLora(this.base, floatLora(adapter))));
   }
 
   unmergeAdapter(key: string): boolean {
@@ -231,7 +235,7 @@ export class BatchEngine {
     this.#cancelled.add(id);
   }
 
-  #resolveAdapter(spec: EngineRequest['adapter']): { lane: Lane; adapter: LoraAdapter | null } {
+  #resolveAdapter(spec: EngineRequest['adapter']): { lane: Lane; adapter: AnyLoraAdapter | null } {
     if (spec === null) return { lane: this.#baseLane, adapter: null };
     if (typeof spec === 'string') {
       const merged = this.#merged.get(spec);
@@ -251,7 +255,7 @@ export class BatchEngine {
           status: 404,
           field: 'model',
         });
-      return { adapter, weight: p.weight };
+      return { adapter: floatLora(adapter), weight: p.weight };
     });
     return { lane: this.#baseLane, adapter: mixAdapters(parts) };
   }
@@ -280,13 +284,13 @@ export class BatchEngine {
     // finish cancelled sequences first, freeing their slots
     for (const a of [...this.#active.values()]) if (a.cancelled) this.#finish(a, 'cancelled', events);
     // admit into free slots; the prompts admitted together are prefilled in one forward per lane
-    const admitted = new Map<Lane, { req: EngineRequest; slot: number; adapter: LoraAdapter | null }[]>();
+    const admitted = new Map<Lane, { req: EngineRequest; slot: number; adapter: AnyLoraAdapter | null }[]>();
     const batchAdapters = new Set<string>();
     for (const a of this.#active.values()) batchAdapters.add(this.#affinity.get(a.req)!);
     while (this.#waiting.length > 0) {
       const pick = this.#nextToAdmit(batchAdapters);
       const req = this.#waiting[pick];
-      let resolved: { lane: Lane; adapter: LoraAdapter | null };
+      let resolved: { lane: Lane; adapter: AnyLoraAdapter | null };
       try {
         resolved = this.#resolveAdapter(req.adapter);
       } catch (error) {
@@ -342,7 +346,7 @@ export class BatchEngine {
    */
   #prefill(
     lane: Lane,
-    list: { req: EngineRequest; slot: number; adapter: LoraAdapter | null }[],
+    list: { req: EngineRequest; slot: number; adapter: AnyLoraAdapter | null }[],
     events: EngineEvent[],
   ): void {
     list.sort((x, y) => adapterOrder(x.adapter) - adapterOrder(y.adapter));
@@ -446,9 +450,9 @@ export class BatchEngine {
   }
 }
 
-const adapterIds = new WeakMap<LoraAdapter, number>();
+const adapterIds = new WeakMap<AnyLoraAdapter, number>();
 let nextAdapterId = 1;
-function adapterOrder(adapter: LoraAdapter | null): number {
+function adapterOrder(adapter: AnyLoraAdapter | null): number {
   if (!adapter) return 0;
   let id = adapterIds.get(adapter);
   if (!id) {

@@ -714,6 +714,47 @@ __attribute__((target("avx2,fma"))) static void lora_row8_avx2(float *y, const f
   }
 }
 
+// lora_row8_avx2 over IEEE half matrices (F16C widens eight at a time): the same arithmetic, half
+// the bytes, which is what a decode step over many adapters is bound by.
+#define LOAD_HALF8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+__attribute__((target("avx2,fma,f16c"))) static void lora_row8_half_avx2(float *y, const float *x,
+                                                                        const uint16_t *A, const uint16_t *B,
+                                                                        int64_t in, int64_t out, float sc) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+  for (int64_t j = 0; j < in; j += 8) {
+    __m256 xv = _mm256_loadu_ps(x + j);
+    a0 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + j), a0);
+    a1 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + in + j), a1);
+    a2 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + 2 * in + j), a2);
+    a3 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + 3 * in + j), a3);
+    a4 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + 4 * in + j), a4);
+    a5 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + 5 * in + j), a5);
+    a6 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + 6 * in + j), a6);
+    a7 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + 7 * in + j), a7);
+  }
+  __m256 tv = _mm256_mul_ps(hsum8x8(a0, a1, a2, a3, a4, a5, a6, a7), _mm256_set1_ps(sc));
+  int64_t j = 0;
+  for (; j + 8 <= out; j += 8) {
+    const uint16_t *b = B + j * 8;
+    __m256 s = hsum8x8(_mm256_mul_ps(LOAD_HALF8(b), tv), _mm256_mul_ps(LOAD_HALF8(b + 8), tv),
+                       _mm256_mul_ps(LOAD_HALF8(b + 16), tv), _mm256_mul_ps(LOAD_HALF8(b + 24), tv),
+                       _mm256_mul_ps(LOAD_HALF8(b + 32), tv), _mm256_mul_ps(LOAD_HALF8(b + 40), tv),
+                       _mm256_mul_ps(LOAD_HALF8(b + 48), tv), _mm256_mul_ps(LOAD_HALF8(b + 56), tv));
+    _mm256_storeu_ps(y + j, _mm256_add_ps(_mm256_loadu_ps(y + j), s));
+  }
+  float t[8];
+  _mm256_storeu_ps(t, tv);
+  for (; j < out; j++) {
+    __m256 bv = LOAD_HALF8(B + j * 8);
+    float b[8];
+    _mm256_storeu_ps(b, bv);
+    float acc = 0;
+    for (int c = 0; c < 8; c++) acc += b[c] * t[c];
+    y[j] += acc;
+  }
+}
+#undef LOAD_HALF8
+
 static int have_avx2_fma(void) {
   static int ok = -1;
   if (ok < 0) {
@@ -728,7 +769,45 @@ static int lora_row8(float *y, const float *x, const float *A, const float *B, i
   lora_row8_avx2(y, x, A, B, in, out, sc);
   return 1;
 }
+
+static int have_f16c(void) {
+  static int ok = -1;
+  if (ok < 0) {
+    __builtin_cpu_init();
+    ok = have_avx2_fma() && __builtin_cpu_supports("f16c");
+  }
+  return ok;
+}
+
+static int lora_row8_half(float *y, const float *x, const uint16_t *A, const uint16_t *B, int64_t in, int64_t out,
+                          float sc) {
+  if (in % 8 != 0 || !have_f16c()) return 0;
+  lora_row8_half_avx2(y, x, A, B, in, out, sc);
+  return 1;
+}
+
+__attribute__((target("avx2,f16c"))) static void widen_half_f16c(float *dst, const uint16_t *src, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+  for (; i < n; i++) dst[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(src[i])));
+}
+
+static int widen_half_fast(float *dst, const uint16_t *src, int64_t n) {
+  if (!have_f16c()) return 0;
+  widen_half_f16c(dst, src, n);
+  return 1;
+}
 #else
+static int lora_row8_half(float *y, const float *x, const uint16_t *A, const uint16_t *B, int64_t in, int64_t out,
+                          float sc) {
+  (void)y, (void)x, (void)A, (void)B, (void)in, (void)out, (void)sc;
+  return 0;
+}
+
+static int widen_half_fast(float *dst, const uint16_t *src, int64_t n) {
+  (void)dst, (void)src, (void)n;
+  return 0;
+}
 static int lora_row8(float *y, const float *x, const float *A, const float *B, int64_t in, int64_t out, float sc) {
   (void)y, (void)x, (void)A, (void)B, (void)in, (void)out, (void)sc;
   return 0;
@@ -768,11 +847,38 @@ VEC_CLONES static void lora_row(float *yr, const float *xr, const float *A, cons
   }
 }
 
+// IEEE half bits → float (exact; subnormals, ±Inf and NaN included).
+static float half_to_float(uint16_t h) {
+  uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+  if (exp == 0x1f) bits = sign | 0x7f800000u | (mant << 13);
+  else if (exp != 0) bits = sign | ((exp + 112) << 23) | (mant << 13);
+  else if (mant == 0) bits = sign;
+  else {
+    // subnormal half: normalise into a float exponent
+    int e = -1;
+    do {
+      mant <<= 1;
+      e++;
+    } while (!(mant & 0x400));
+    bits = sign | ((uint32_t)(112 - e) << 23) | ((mant & 0x3ff) << 13);
+  }
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+static void widen_half(float *dst, const uint16_t *src, int64_t n) {
+  if (widen_half_fast(dst, src, n)) return;
+  for (int64_t i = 0; i < n; i++) dst[i] = half_to_float(src[i]);
+}
+
 // loraSegmented(y, x, inDim, outDim, bounds, ranks, scales, mats, count): segment s covers rows
-// bounds[2s]..bounds[2s+1]-1 with A = mats[2s] (rank×inDim) and B = mats[2s+1] (outDim×rank);
-// y[row] += scale·B·(A·x[row]). Short segments (a decode step has one or two rows per adapter) go
-// row by row, where two BLAS calls per segment cost more in call overhead than the arithmetic; a
-// prompt's segment goes through BLAS. The next segment's matrices are prefetched meanwhile.
+// bounds[2s]..bounds[2s+1]-1 with A = mats[2s] (rank×inDim) and B = mats[2s+1] (outDim×rank), each a
+// Float32Array or a Uint16Array of IEEE half bits; y[row] += scale·B·(A·x[row]). Short segments (a
+// decode step has one or two rows per adapter) go row by row, where two BLAS calls per segment cost
+// more in call overhead than the arithmetic, rank-8 half matrices without widening them first; a
+// prompt's segment goes through BLAS (half matrices widened into scratch). The next segment's
+// matrices are prefetched meanwhile.
 static napi_value LoraSegmented(napi_env env, napi_callback_info info) {
   Args a;
   if (!get_args(env, info, &a, 9)) return NULL;
@@ -784,8 +890,11 @@ static napi_value LoraSegmented(napi_env env, napi_callback_info info) {
   napi_value mats = a.argv[7];
   // every segment's matrices first, so that the next segment's can be prefetched while one computes:
   // with many adapters their weights come from memory, not cache
-  const float **ptrs = (const float **)malloc(sizeof(float *) * 2 * (size_t)count);
-  if (!ptrs) {
+  const void **ptrs = (const void **)malloc(sizeof(void *) * 2 * (size_t)count);
+  unsigned char *half = (unsigned char *)malloc(2 * (size_t)count);
+  if (!ptrs || !half) {
+    free(ptrs);
+    free(half);
     napi_throw_error(env, NULL, "tensor native: out of memory");
     return NULL;
   }
@@ -795,26 +904,60 @@ static napi_value LoraSegmented(napi_env env, napi_callback_info info) {
     napi_typedarray_type ty;
     size_t len, off;
     if (napi_get_element(env, mats, (uint32_t)s, &m) != napi_ok ||
-        napi_get_typedarray_info(env, m, &ty, &len, &pm, &ab, &off) != napi_ok || ty != napi_float32_array) {
+        napi_get_typedarray_info(env, m, &ty, &len, &pm, &ab, &off) != napi_ok ||
+        (ty != napi_float32_array && ty != napi_uint16_array)) {
       free(ptrs);
-      napi_throw_type_error(env, NULL, "tensor native: loraSegmented expects Float32Array matrices");
+      free(half);
+      napi_throw_type_error(env, NULL, "tensor native: loraSegmented expects Float32Array or Uint16Array matrices");
       return NULL;
     }
-    ptrs[s] = (const float *)pm;
+    ptrs[s] = pm;
+    half[s] = ty == napi_uint16_array;
   }
-  float *t = NULL;
-  int64_t tcap = 0;
-  for (int64_t s = 0; s < count; s++) {
+  float *t = NULL, *wide = NULL;
+  int64_t tcap = 0, wcap = 0;
+  int failed = 0;
+  for (int64_t s = 0; s < count && !failed; s++) {
     int64_t r = ranks[s];
     if (s + 1 < count && ranks[s + 1] > 0) {
-      prefetch_range(ptrs[2 * s + 2], sizeof(float) * (size_t)(ranks[s + 1] * inDim));
-      prefetch_range(ptrs[2 * s + 3], sizeof(float) * (size_t)(ranks[s + 1] * outDim));
+      prefetch_range(ptrs[2 * s + 2], (half[2 * s + 2] ? 2 : 4) * (size_t)(ranks[s + 1] * inDim));
+      prefetch_range(ptrs[2 * s + 3], (half[2 * s + 3] ? 2 : 4) * (size_t)(ranks[s + 1] * outDim));
     }
     if (r <= 0 || scales[s] == 0.0f) continue;
-    const float *A = ptrs[2 * s], *Bm = ptrs[2 * s + 1];
     int64_t r0 = bounds[2 * s], len = bounds[2 * s + 1] - r0;
     if (len <= 0) continue;
-    if (len <= LORA_ROW_MAX_ROWS && r <= LORA_ROW_MAX_RANK) {
+    int rowwise = len <= LORA_ROW_MAX_ROWS && r <= LORA_ROW_MAX_RANK;
+    if (rowwise && r == 8 && half[2 * s] && half[2 * s + 1]) {
+      int64_t row = r0;
+      for (; row < r0 + len; row++)
+        if (!lora_row8_half(y + row * outDim, x + row * inDim, (const uint16_t *)ptrs[2 * s],
+                            (const uint16_t *)ptrs[2 * s + 1], inDim, outDim, scales[s]))
+          break;
+      if (row == r0 + len) continue;
+    }
+    // float32 views of A and B, widening half matrices into scratch
+    const float *A = (const float *)ptrs[2 * s], *Bm = (const float *)ptrs[2 * s + 1];
+    if (half[2 * s] || half[2 * s + 1]) {
+      int64_t need = r * (inDim + outDim);
+      if (need > wcap) {
+        float *grown = (float *)realloc(wide, sizeof(float) * (size_t)need);
+        if (!grown) {
+          failed = 1;
+          break;
+        }
+        wide = grown;
+        wcap = need;
+      }
+      if (half[2 * s]) {
+        widen_half(wide, (const uint16_t *)ptrs[2 * s], r * inDim);
+        A = wide;
+      }
+      if (half[2 * s + 1]) {
+        widen_half(wide + r * inDim, (const uint16_t *)ptrs[2 * s + 1], r * outDim);
+        Bm = wide + r * inDim;
+      }
+    }
+    if (rowwise) {
       for (int64_t row = r0; row < r0 + len; row++)
         lora_row(y + row * outDim, x + row * inDim, A, Bm, r, inDim, outDim, scales[s]);
       continue;
@@ -822,10 +965,8 @@ static napi_value LoraSegmented(napi_env env, napi_callback_info info) {
     if (len * r > tcap) {
       float *grown = (float *)realloc(t, sizeof(float) * (size_t)(len * r));
       if (!grown) {
-        free(t);
-        free(ptrs);
-        napi_throw_error(env, NULL, "tensor native: out of memory");
-        return NULL;
+        failed = 1;
+        break;
       }
       t = grown;
       tcap = len * r;
@@ -835,7 +976,13 @@ static napi_value LoraSegmented(napi_env env, napi_callback_info info) {
     gemm(0, 1, (int)len, (int)outDim, (int)r, 1.0f, t, (int)r, Bm, (int)r, 1.0f, y + r0 * outDim, (int)outDim);
   }
   free(t);
+  free(wide);
   free(ptrs);
+  free(half);
+  if (failed) {
+    napi_throw_error(env, NULL, "tensor native: out of memory");
+    return NULL;
+  }
   return undef(env);
 }
 

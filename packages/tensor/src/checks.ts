@@ -6,6 +6,8 @@ function dim(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0) throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
 }
 
+const isLoraMatrix = (m: unknown) => m instanceof Float32Array || m instanceof Uint16Array;
+
 function len(name: string, arr: ArrayLike<number>, need: number): void {
   if (arr.length < need) throw new RangeError(`${name} has ${arr.length} elements, needs at least ${need}`);
 }
@@ -153,6 +155,8 @@ export function withChecks(k: Kernels): Kernels {
           s.start > s.end
         )
           throw new RangeError(`segments[${i}] rows ${s.start}..${s.end} must lie within 0..${rows}`);
+        if (!isLoraMatrix(s.a) || !isLoraMatrix(s.b))
+          throw new TypeError(`segments[${i}]: a and b must be Float32Arrays or Uint16Arrays of half bits`);
         if (s.a.length < s.rank * inDim) len(`segments[${i}].a`, s.a, s.rank * inDim);
         if (s.b.length < outDim * s.rank) len(`segments[${i}].b`, s.b, outDim * s.rank);
       }

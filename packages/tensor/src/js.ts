@@ -1,5 +1,6 @@
 // Plain-JS reference backend. It is the oracle the other backends are tested against, so it favours
 // obviously-correct loops (with f64 accumulators for reductions) over speed.
+import { loraMatrixF32 } from './half.ts';
 import type { Kernels, LoraSegment } from './types.ts';
 
 export function sgemmJs(
@@ -115,7 +116,7 @@ export function loraSegmentedViaSgemm(
       1,
       x.subarray(seg.start * inDim),
       inDim,
-      seg.a,
+      loraMatrixF32(seg.a),
       inDim,
       0,
       t,
@@ -130,7 +131,7 @@ export function loraSegmentedViaSgemm(
       seg.scale,
       t,
       seg.rank,
-      seg.b,
+      loraMatrixF32(seg.b),
       seg.rank,
       1,
       y.subarray(seg.start * outDim),
@@ -349,19 +350,21 @@ export function createJsKernels(): Kernels {
       for (const seg of segments) {
         const r = seg.rank;
         const t = new Float64Array(r);
+        const a = loraMatrixF32(seg.a);
+        const b = loraMatrixF32(seg.b);
         for (let row = seg.start; row < seg.end; row++) {
           const xo = row * inDim;
           for (let q = 0; q < r; q++) {
             let s = 0;
             const ao = q * inDim;
-            for (let p = 0; p < inDim; p++) s += x[xo + p] * seg.a[ao + p];
+            for (let p = 0; p < inDim; p++) s += x[xo + p] * a[ao + p];
             t[q] = s;
           }
           const yo = row * outDim;
           for (let j = 0; j < outDim; j++) {
             let s = 0;
             const bo = j * r;
-            for (let q = 0; q < r; q++) s += t[q] * seg.b[bo + q];
+            for (let q = 0; q < r; q++) s += t[q] * b[bo + q];
             y[yo + j] += seg.scale * s;
           }
         }

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { positionsFrom } from './js.ts';
-import type { Kernels } from './types.ts';
+import type { Kernels, LoraMatrix } from './types.ts';
 
 interface Addon {
   sgemm: Kernels['sgemm'];
@@ -36,7 +36,7 @@ interface Addon {
     bounds: Int32Array,
     ranks: Int32Array,
     scales: Float32Array,
-    mats: Float32Array[],
+    mats: LoraMatrix[],
     count: number,
   ): void;
   sampleRows: Kernels['sampleRows'];
@@ -73,7 +73,7 @@ export function createNativeKernels(): NativeKernels {
   let bounds = new Int32Array(64);
   let ranks = new Int32Array(32);
   let scales = new Float32Array(32);
-  const mats: Float32Array[] = [];
+  const mats: LoraMatrix[] = [];
   return {
     backend: 'native',
     sgemm: n.sgemm,

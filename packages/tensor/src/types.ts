@@ -1,14 +1,20 @@
 /** Which implementation runs the kernels. */
 export type Backend = 'native' | 'wasm' | 'js';
 
+/**
+ * A LoRA matrix: float32 values, or IEEE half-precision bits. Serving keeps adapters at half width
+ * because a decode step over many adapters is bound by the adapter bytes it reads.
+ */
+export type LoraMatrix = Float32Array | Uint16Array;
+
 /** One adapter's rows in a mixed-adapter batch (rows `start`..`end-1`, end exclusive). */
 export interface LoraSegment {
   start: number;
   end: number;
   /** LoRA down-projection A, rank×inDim, row-major. */
-  a: Float32Array;
+  a: LoraMatrix;
   /** LoRA up-projection B, outDim×rank, row-major. */
-  b: Float32Array;
+  b: LoraMatrix;
   rank: number;
   scale: number;
 }

@@ -4,10 +4,22 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { availableBackends, type Backend, createJsKernels, getKernels } from '../src/index.ts';
+import {
+  availableBackends,
+  type Backend,
+  createJsKernels,
+  f16BitsToF32,
+  float32ToHalf,
+  getKernels,
+} from '../src/index.ts';
 import { assertClose, randn, rng } from './helpers.ts';
 
 const ref = createJsKernels();
+
+/** Half bits (or float32 values, unchanged) as float32, element by element through f16BitsToF32. */
+function halfToFloat32Exact(m: Float32Array | Uint16Array): Float32Array {
+  return m instanceof Uint16Array ? Float32Array.from(m, f16BitsToF32) : m;
+}
 const backends = availableBackends().filter((b) => b !== 'js');
 const blas = ['/usr/lib/x86_64-linux-gnu/libopenblas.so', '/usr/lib/aarch64-linux-gnu/libopenblas.so'].some(
   existsSync,
@@ -235,6 +247,44 @@ for (const name of backends) {
         k.loraSegmented(got, x, rows, inDim, outDim, segs);
         assertClose(got, want, 1e-4, 1e-4, `${inDim}×${outDim}`);
         assert.deepEqual([...got.subarray(3 * outDim, 4 * outDim)], [...y0.subarray(3 * outDim, 4 * outDim)]);
+      }
+    });
+
+    test('loraSegmented over half-precision matrices (decode rows, odd widths, a prompt-length segment)', () => {
+      const r = rng(31);
+      for (const [inDim, outDim] of [
+        [40, 24],
+        [37, 29],
+        [192, 512],
+      ]) {
+        const rows = 14;
+        const x = randn(rows * inDim, r);
+        const half = (n: number) => {
+          const h = float32ToHalf(randn(n, r).map((v) => v * 0.1));
+          h[0] = 0x0001; // the smallest subnormal
+          h[1] = 0x83ff; // a negative subnormal
+          h[2] = 0x7bff; // 65504, the largest finite half
+          return h;
+        };
+        const segs = [
+          { start: 0, end: 1, rank: 8, scale: 0.5, a: half(8 * inDim), b: half(outDim * 8) },
+          { start: 1, end: 3, rank: 8, scale: 2, a: half(8 * inDim), b: half(outDim * 8) },
+          { start: 3, end: 4, rank: 3, scale: 1, a: half(3 * inDim), b: half(outDim * 3) },
+          // a prompt: long enough for the BLAS path, A half and B float32
+          { start: 5, end: 14, rank: 8, scale: 0.25, a: half(8 * inDim), b: randn(outDim * 8, r) },
+        ];
+        const y0 = randn(rows * outDim, r);
+        const want = y0.slice();
+        const got = y0.slice();
+        ref.loraSegmented(want, x, rows, inDim, outDim, segs);
+        k.loraSegmented(got, x, rows, inDim, outDim, segs);
+        assertClose(got, want, 1e-4, 1e-4, `${inDim}×${outDim}`);
+        assert.deepEqual([...got.subarray(4 * outDim, 5 * outDim)], [...y0.subarray(4 * outDim, 5 * outDim)]);
+        // the reference reads half bits as the values they encode
+        const wide = segs.map((sg) => ({ ...sg, a: halfToFloat32Exact(sg.a), b: halfToFloat32Exact(sg.b) }));
+        const viaF32 = y0.slice();
+        ref.loraSegmented(viaF32, x, rows, inDim, outDim, wide);
+        assert.deepEqual([...want], [...viaF32]);
       }
     });
 

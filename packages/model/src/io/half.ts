@@ -1,40 +1,11 @@
-// IEEE half (F16) and bfloat16 conversions, round-to-nearest-even, NaN and Inf preserved.
+// IEEE half (F16) and bfloat16 conversions, round-to-nearest-even, NaN and Inf preserved. The half
+// conversions live in @openledger/tensor, whose kernels read half-width LoRA matrices.
+import { f16BitsToF32, f32ToF16Bits } from '@openledger/tensor';
+
+export { f16BitsToF32, f32ToF16Bits };
+
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
-
-export function f32ToF16Bits(v: number): number {
-  f32[0] = v;
-  const x = u32[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0); // Inf / NaN
-  const e = exp - 127 + 15;
-  if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
-  if (e <= 0) {
-    if (e < -10) return sign; // underflow → ±0
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let h = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && h & 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // a carry into the exponent is correct rounding
-  return sign | h;
-}
-
-export function f16BitsToF32(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
 
 export function f32ToBf16Bits(v: number): number {
   f32[0] = v;
