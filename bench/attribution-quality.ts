@@ -24,7 +24,7 @@
  * one layer per transformer block as production stores them (GRAD_LAYERS=module: one per LoRA
  * factor, the DataInf reference code's granularity) and projected through RandomProjector → GradientSet → InfluenceMethod at the production budget of
  * 1,024 float32 dims. MODEL=mlp is a LoRA-MLP classifier written here (hand-written gradients
- * checked against finite differences). Knobs: TRAIN_ROWS (400), LDS_SUBSETS (50), VAL_SUBSETS
+ * checked against finite differences). Knobs: TRAIN_ROWS (400), TEST_ROWS (160), LDS_SUBSETS (50), VAL_SUBSETS
  * (20), EPOCHS (100 full-batch steps), BATCH (0 = full), LR (0.02), LR_SCHEDULE (cosine), PROJ_DIMS.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -418,7 +418,7 @@ async function main() {
   const gradLayers = (process.env.GRAD_LAYERS ?? 'block') as 'module' | 'block';
   if (gradLayers !== 'module' && gradLayers !== 'block')
     throw new Error(`GRAD_LAYERS must be module or block, got ${gradLayers}`);
-  const nTest = 40;
+  const nTest = Number(process.env.TEST_ROWS ?? 160);
   const nVal = 40;
   const t0 = performance.now();
   let backend: Backend;
