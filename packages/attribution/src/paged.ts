@@ -66,10 +66,96 @@ export function writeUint(b: Uint8Array, off: number, width: number, value: numb
   }
 }
 
+/** Bytes of a section of `count` entries of `bits` bits, packed into one little-endian bit stream. */
+export function packedBytes(count: number, bits: number): number {
+  return Math.ceil((count * bits) / 8);
+}
+
+/**
+ * Byte range [start, end) of page p of a packed section: the bytes holding bits [p·E·bits,
+ * min((p + 1)·E, count)·bits) of the stream, E = pageEntries. When E·bits is not a multiple of 8,
+ * neighbouring pages share one byte (the last of a page is the first of the next): every entry then
+ * lies wholly inside its own page, so no read ever spans two pages. With whole-byte widths (and
+ * whenever E·bits is a multiple of 8) pages are disjoint and this is [p·E·w, (p·E + entries)·w).
+ */
+export function packedPageRange(
+  p: number,
+  pageEntries: number,
+  count: number,
+  bits: number,
+): { start: number; end: number } {
+  return {
+    start: Math.floor((p * pageEntries * bits) / 8),
+    end: Math.ceil((Math.min((p + 1) * pageEntries, count) * bits) / 8),
+  };
+}
+
+/**
+ * Packs src[from, to) (values < 2^bits, bits ≤ 32) into `words` as a little-endian bit stream that
+ * starts at bit 0 of words[0]; `words` must be zero and hold ⌈(to − from)·bits / 32⌉ words. On a
+ * big-endian host call `wordsToLittleEndian` before using the words as bytes.
+ */
+export function packBits(
+  src: ArrayLike<number>,
+  from: number,
+  to: number,
+  bits: number,
+  words: Int32Array,
+): void {
+  let w = 0;
+  let s = 0;
+  for (let i = from; i < to; i++) {
+    const v = src[i];
+    words[w] |= v << s;
+    if (s + bits > 32) words[w + 1] |= v >>> (32 - s);
+    s += bits;
+    if (s >= 32) {
+      s -= 32;
+      w++;
+    }
+  }
+}
+
+/**
+ * Makes 32-bit words little-endian in memory (a no-op on little-endian hosts; a byte swap on
+ * big-endian ones, where the same call also turns little-endian bytes read from a file into words).
+ */
+export function wordsToLittleEndian(words: Int32Array, count = words.length): void {
+  if (LITTLE_ENDIAN) return;
+  const b = new Uint8Array(words.buffer, words.byteOffset, count * 4);
+  for (let k = 0; k < count * 4; k += 4) {
+    let t = b[k];
+    b[k] = b[k + 3];
+    b[k + 3] = t;
+    t = b[k + 1];
+    b[k + 1] = b[k + 2];
+    b[k + 2] = t;
+  }
+}
+
+/**
+ * Entry at bit `x` of a packed stream held in `W` (32-bit words of the stream, host order, with one
+ * word of padding after the stream's last): the two words holding it, shifted and masked (`mask` =
+ * 2^bits − 1, bits ≤ 31). `(W[w + 1] << 1) << (31 − s)` is W[w + 1] << (32 − s), but 0 when s = 0.
+ */
+function entryAt(W: Int32Array, x: number, mask: number): number {
+  const w = x >>> 5;
+  const s = x & 31;
+  return ((W[w] >>> s) | ((W[w + 1] << 1) << (31 - s))) & mask;
+}
+
 /**
  * A read-only array of fixed-width unsigned integers stored in a file section, read on demand in
  * pages (`pageEntries` entries each). Each page is checked against its stored checksum every time it
  * is read from the file.
+ *
+ * Entries are `bits` bits wide. A multiple of 8 is a whole-byte width (format version 2, and
+ * version 3 when the bit count happens to be one): entries are read as little-endian integers of
+ * bits / 8 bytes. Other widths (≤ 31 bits) are a packed little-endian bit stream: entry i is bits
+ * [i·bits, (i + 1)·bits) of the section, read as the two 32-bit words that hold it, shifted and
+ * masked. Pages are the byte ranges of `packedPageRange` (neighbours may share a byte, so an entry
+ * never straddles two pages); each page is read into a buffer of whole words with a word of
+ * padding, so the second word of a read never falls outside it.
  *
  * The cache holds up to `maxPages` page slots with an LRU list kept in typed arrays. A slot's buffer
  * is allocated the first time the slot is used and then reused for every page it holds: a miss is a
@@ -79,10 +165,15 @@ export function writeUint(b: Uint8Array, off: number, width: number, value: numb
  * first query after open pay for the whole budget).
  */
 export class PagedUintArray {
+  /** Bytes per entry in whole-byte mode; 0 when packed. */
+  private readonly width: number;
+  private readonly packed: boolean;
+  private readonly mask: number;
+  /** Largest byte length of a page (a packed page may start and end inside a byte). */
   private readonly pageBytes: number;
   private readonly pageCount: number;
   private slots = 0;
-  /** buf[s]: the bytes of the page in slot s; w32[s]: the same as 32-bit words, for the checksum. */
+  /** buf[s]: the bytes of the page in slot s; w32[s]: the same as 32-bit words (checksum, packed reads). */
   private buf: Uint8Array[] = [];
   private w32: Int32Array[] = [];
   /** slotOfPage[p]: the slot holding page p, or −1. */
@@ -94,26 +185,42 @@ export class PagedUintArray {
   private head = -1;
   private tail = -1;
   private used = 0;
+  /** The page last read: its number, bytes, words, first entry and the bit its first entry starts at. */
   private lastPageNo = -1;
   private lastPage: Uint8Array = new Uint8Array(0);
+  private lastWords: Int32Array = new Int32Array(0);
+  private lastFirst = 0;
+  private lastBit0 = 0;
   /** After preload() with a native width (1, 2, 4 bytes): the whole array as a typed array. */
   private flat: Uint8Array | Uint16Array | Uint32Array | null = null;
-  /** After preload() with an odd width: the whole section as bytes. */
+  /** After preload() with an odd byte width: the whole section as bytes. */
   private flatBytes: Uint8Array | null = null;
+  /** After preload() of a packed section: the whole stream as words (plus a word of padding). */
+  private flatWords: Int32Array | null = null;
   pageReads = 0;
 
   constructor(
     private readonly fd: number,
     private readonly offset: number,
     readonly length: number,
-    readonly width: number,
+    readonly bits: number,
     readonly pageEntries: number,
     private readonly checksums: Uint32Array,
     private readonly maxPages: number,
     private readonly label: string,
   ) {
-    this.pageBytes = pageEntries * width;
+    this.packed = bits % 8 !== 0;
+    if (this.packed && (bits < 1 || bits > 31))
+      throw new RangeError(`packed entries must be 1..31 bits, got ${bits}`);
+    this.width = this.packed ? 0 : bits / 8;
+    this.mask = this.packed ? 2 ** bits - 1 : 0;
+    this.pageBytes = this.packed ? Math.ceil((pageEntries * bits + 7) / 8) : pageEntries * this.width;
     this.pageCount = checksums.length;
+  }
+
+  /** Bytes of the whole section. */
+  get sectionBytes(): number {
+    return packedBytes(this.length, this.bits);
   }
 
   /** Sets up the (empty) cache on first use, so an index that is only opened costs no cache memory. */
@@ -127,14 +234,24 @@ export class PagedUintArray {
 
   get(i: number): number {
     if (this.flat !== null) return this.flat[i];
+    if (this.flatWords !== null) {
+      // i·bits < 2^31 · 31 < 2^36: exact, and the word index fits 31 bits.
+      const x = i * this.bits;
+      const w = (x / 32) | 0;
+      const s = x - w * 32;
+      const W = this.flatWords;
+      return ((W[w] >>> s) | ((W[w + 1] << 1) << (31 - s))) & this.mask;
+    }
     if (this.flatBytes !== null) return readUint(this.flatBytes, i * this.width, this.width);
     const p = Math.floor(i / this.pageEntries);
-    const page = p === this.lastPageNo ? this.lastPage : this.load(p);
-    return readUint(page, (i - p * this.pageEntries) * this.width, this.width);
+    if (p !== this.lastPageNo) this.load(p);
+    if (this.packed)
+      return entryAt(this.lastWords, this.lastBit0 + (i - this.lastFirst) * this.bits, this.mask);
+    return readUint(this.lastPage, (i - this.lastFirst) * this.width, this.width);
   }
 
-  /** The bytes of page p, read from the file on a miss. */
-  private load(p: number): Uint8Array {
+  /** Makes page p the last page, reading it from the file on a miss. */
+  private load(p: number): void {
     if (this.slots === 0) this.init();
     if (p < 0 || p >= this.pageCount) {
       throw new AttributionError('INDEX_RANGE', `${this.label}: entry page ${p} is outside the index`, 500);
@@ -148,8 +265,9 @@ export class PagedUintArray {
     } else {
       if (this.used < this.slots) {
         slot = this.used++;
-        // Whole 32-bit words, so the checksum reads aligned words through a persistent view.
-        const words = new Int32Array(Math.ceil(this.pageBytes / 4));
+        // Whole 32-bit words (plus one of padding for packed reads), so the checksum and the reads
+        // go through a persistent aligned view.
+        const words = new Int32Array(Math.ceil(this.pageBytes / 4) + 1);
         this.w32[slot] = words;
         this.buf[slot] = new Uint8Array(words.buffer, 0, this.pageBytes);
       } else {
@@ -159,8 +277,9 @@ export class PagedUintArray {
         this.pageOfSlot[slot] = -1;
       }
       const page = this.buf[slot];
-      const bytes = Math.min(this.pageEntries, this.length - p * this.pageEntries) * this.width;
-      const pos = this.offset + p * this.pageBytes;
+      const { start, end } = packedPageRange(p, this.pageEntries, this.length, this.bits);
+      const bytes = end - start;
+      const pos = this.offset + start;
       let got = 0;
       while (got < bytes) {
         const r = readSync(this.fd, page, got, bytes - got, pos + got);
@@ -177,13 +296,17 @@ export class PagedUintArray {
           `page ${p} fails its checksum; the index file was altered or damaged`,
         );
       }
+      if (this.packed) wordsToLittleEndian(this.w32[slot], Math.ceil(bytes / 4));
       this.slotOfPage[p] = slot;
       this.pageOfSlot[slot] = p;
       this.pushFront(slot);
     }
     this.lastPageNo = p;
     this.lastPage = this.buf[slot];
-    return this.lastPage;
+    this.lastWords = this.w32[slot];
+    this.lastFirst = p * this.pageEntries;
+    // Bit of the page's first byte at which its first entry starts: (p·E·bits) mod 8.
+    this.lastBit0 = this.packed ? (p * this.pageEntries * this.bits) % 8 : 0;
   }
 
   /** Parks a slot whose page failed a check at the LRU end, empty (so it is reused first), and throws. */
@@ -225,23 +348,25 @@ export class PagedUintArray {
    * indexes that fit in RAM: queries then touch memory only, as with a memory-mapped index.
    */
   preload(): void {
-    const bytes = new Uint8Array(this.length * this.width);
+    const total = this.sectionBytes;
+    // Whole words plus one of padding (packed reads load the word after the one an entry starts in).
+    const words = new Int32Array(Math.ceil(total / 4) + 1);
+    const bytes = new Uint8Array(words.buffer, 0, total);
     const chunk = 64 * 1024 * 1024;
-    for (let off = 0; off < bytes.length; ) {
-      const r = readSync(this.fd, bytes, off, Math.min(chunk, bytes.length - off), this.offset + off);
+    for (let off = 0; off < total; ) {
+      const r = readSync(this.fd, bytes, off, Math.min(chunk, total - off), this.offset + off);
       if (r === 0) {
         throw new AttributionError(
           'INDEX_TRUNCATED',
-          `${this.label}: file ended after ${off} of ${bytes.length} bytes`,
+          `${this.label}: file ended after ${off} of ${total} bytes`,
           500,
         );
       }
       off += r;
     }
-    const pageBytes = this.pageBytes;
     for (let p = 0; p < this.pageCount; p++) {
-      const page = bytes.subarray(p * pageBytes, Math.min(bytes.length, (p + 1) * pageBytes));
-      if (pageChecksum(page) !== this.checksums[p]) {
+      const { start, end } = packedPageRange(p, this.pageEntries, this.length, this.bits);
+      if (pageChecksum(bytes.subarray(start, end)) !== this.checksums[p]) {
         throw new AttributionError(
           'INDEX_CORRUPT',
           `${this.label}: page ${p} fails its checksum; the index file was altered or damaged`,
@@ -256,14 +381,19 @@ export class PagedUintArray {
     this.head = this.tail = this.lastPageNo = -1;
     this.buf = [];
     this.w32 = [];
+    this.lastPage = new Uint8Array(0);
+    this.lastWords = new Int32Array(0);
     this.slotOfPage = this.pageOfSlot = this.prev = this.next = new Int32Array(0);
-    if (LITTLE_ENDIAN && (this.width === 1 || this.width === 2 || this.width === 4)) {
+    if (this.packed) {
+      wordsToLittleEndian(words);
+      this.flatWords = words;
+    } else if (LITTLE_ENDIAN && (this.width === 1 || this.width === 2 || this.width === 4)) {
       this.flat =
         this.width === 1
           ? bytes
           : this.width === 2
-            ? new Uint16Array(bytes.buffer, 0, this.length)
-            : new Uint32Array(bytes.buffer, 0, this.length);
+            ? new Uint16Array(words.buffer, 0, this.length)
+            : new Uint32Array(words.buffer, 0, this.length);
     } else this.flatBytes = bytes;
   }
 
@@ -274,8 +404,7 @@ export class PagedUintArray {
 
   /** Bytes this array holds in memory now: the preloaded section, or the filled part of the cache. */
   get residentBytes(): number {
-    if (this.flat !== null) return this.flat.byteLength;
-    if (this.flatBytes !== null) return this.flatBytes.byteLength;
+    if (this.flat !== null || this.flatBytes !== null || this.flatWords !== null) return this.sectionBytes;
     if (this.slots === 0) return 0;
     return this.used * this.pageBytes + (this.pageCount + 3 * this.slots) * 4;
   }

@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { AttributionError } from './errors.ts';
-import { PagedUintArray, pageChecksum, readUint, writeUint } from './paged.ts';
+import {
+  PagedUintArray,
+  packBits,
+  packedBytes,
+  packedPageRange,
+  pageChecksum,
+  readUint,
+  wordsToLittleEndian,
+  writeUint,
+} from './paged.ts';
 import { buildSuffixArray } from './sais.ts';
 import { sampleSuffixes } from './span-samples.ts';
 
@@ -13,11 +22,11 @@ import { sampleSuffixes } from './span-samples.ts';
  * `t + 1`; the separator is symbol 0, so no match can cross a document boundary (queries never
  * contain symbol 0). n = Σ (document length + 1).
  *
- * File layout (all integers little-endian):
+ * File layout (all integers little-endian), format version 3:
  *
  *   0    magic "OLSPANIX"              8 bytes
- *   8    version (2)                   u32
- *   12   tokenWidth, saWidth           u8, u8   (bytes per stored symbol / per suffix-array entry)
+ *   8    version (3)                   u32
+ *   12   tokenBits, saBits             u8, u8   (bits per stored symbol / per suffix-array entry)
  *   14   sampleShift, sampleDepth      u8, u8   (a sample every k = 2^sampleShift rows, h symbols each)
  *   16   n, docCount, alphabet, pageEntries                           u64 each
  *   48   offsets of meta, metaLength, docStarts, buckets, samples, blockLcp,
@@ -27,19 +36,40 @@ import { sampleSuffixes } from './span-samples.ts';
  *                    contributor[d] → contributors[]  (doc → row → contribution → contributor)
  *        docStarts   docCount × u64: first text position of each document
  *        buckets     (alphabet + 1) × u64: SA start of each first symbol (gives unigram counts in O(1))
- *        samples     ⌈n/k⌉ × (h − 1) × tokenWidth: symbols 1 … h − 1 of the suffix at every k-th SA
- *                    row (symbol 0 is implied by the bucket the row lies in)
+ *        samples     ⌈n/k⌉ × (h − 1) × sampleWidth bytes, sampleWidth = ⌈tokenBits / 8⌉: symbols
+ *                    1 … h − 1 of the suffix at every k-th SA row (symbol 0 is implied by the bucket
+ *                    the row lies in)
  *        blockLcp    ⌈n/k⌉ × u8: bound on the LCP of adjacent suffixes in each block of k rows
  *        pageSums    u32 checksum of every page of tokens, then of sa
- *        tokens      n × tokenWidth bytes: the text symbols
- *        sa          n × saWidth bytes: the suffix array
+ *        tokens      ⌈n × tokenBits / 8⌉ bytes: the text symbols, bit-packed
+ *        sa          ⌈n × saBits / 8⌉ bytes: the suffix array, bit-packed
  *
- * Widths are the fewest bytes that hold the values: tokenWidth = bytes(alphabet − 1), saWidth =
- * bytes(n − 1). For a vocabulary of at most 65,535 ids and any corpus under 2^32 tokens that is
- * 2 + 4 = 6 bytes per token (2 + 3 = 5 under 2^24 tokens); a vocabulary above 65,535 ids costs one
- * more byte per token. The sampled table adds ((h − 1) × tokenWidth + 1) / k bytes per token (0.14
- * with the defaults k = 64, h = 5); the rest (header, doc table, bucket table, page checksums of 4 bytes
- * per page of `pageEntries` entries) is small next to n.
+ * Bit packing. Each of the two sections is one little-endian bit stream: entry i occupies stream
+ * bits [i·b, (i + 1)·b) (b = tokenBits or saBits), stream bit j being bit j mod 8 of section byte
+ * ⌊j / 8⌋, the entry's low bit first; the bits after the last entry of the last byte are 0. So entry
+ * i is read by loading the bytes from ⌊i·b / 8⌋ (at most 5, as b ≤ 31), shifting right by i·b mod 8
+ * and masking b bits (paged.ts does it with two aligned 32-bit words). Page p of a section holds
+ * entries [p·E, (p + 1)·E) (E = pageEntries) and is the byte range [⌊p·E·b / 8⌋, ⌈min((p + 1)·E,
+ * n)·b / 8⌉) of the section; when E·b is not a multiple of 8 neighbouring pages share a byte, so no
+ * entry straddles two pages, and each page's checksum covers its whole range. With the default E =
+ * 1,024, pages are disjoint and whole 32-bit words.
+ *
+ * Widths are the fewest bits that hold the values: tokenBits = bits(alphabet − 1), saBits = bits(n −
+ * 1). File size per corpus token, with n ≈ tokens + documents:
+ *
+ *   bytes/token ≈ (n / tokens) × (tokenBits / 8 + saBits / 8) + overhead,
+ *   overhead = ((h − 1) × sampleWidth + 1) / k                       (sampled table: 0.14 with the
+ *              + (8 × (alphabet + 1 + docCount) + 8 × ⌈n/E⌉ + meta + 160) / tokens     defaults)
+ *
+ * E.g. a 32,000-id vocabulary (15 bits) over 50M tokens (26 bits): 5.13 + 0.22 ≈ 5.36 B/token. With
+ * ≤ 65,535 ids (symbols ≤ 65,535: 16 bits) the core is at most 2 + 30/8 = 5.75 B/token below 2^30
+ * tokens and 5.875 below 2^31 (the largest text), so the file stays under 6 B/token while the
+ * overhead (0.2 with documents of ~500 tokens) is below 0.25, resp. 0.125.
+ *
+ * Version 2 (still read; `formatVersion: 2` writes it) is the same layout with whole bytes: header
+ * bytes 12, 13 are tokenWidth, saWidth in bytes (bits = 8 × width), tokenWidth = bytes(alphabet − 1),
+ * saWidth = bytes(n − 1): 2 + 4 = 6 B/token plus overhead at 50M tokens. A version-3 section whose
+ * width is a multiple of 8 has exactly the version-2 bytes.
  *
  * Loading is lazy: `open` reads and hashes only the header and the tables before the token section;
  * the token and suffix-array sections are read on demand with positional reads into an LRU page
@@ -90,6 +120,11 @@ export interface BuildSpanIndexOptions {
    * h = 6 4.3 MB for ~1,000; h = 3 costs ~30% more reads (too many samples tie with the query).
    */
   sampleDepth?: number;
+  /**
+   * File format to write: 3 (default, bit-packed sections) or 2 (whole bytes per entry), for
+   * readers that predate version 3. Both are read.
+   */
+  formatVersion?: 2 | 3;
 }
 
 export interface SpanIndexBuildStats {
@@ -99,25 +134,33 @@ export interface SpanIndexBuildStats {
   fileBytes: number;
   /** File bytes per corpus token (everything). */
   bytesPerToken: number;
-  /** Bytes per token of the token and suffix-array sections alone (tokenWidth + saWidth, per text symbol). */
+  /**
+   * Bytes per corpus token of the token and suffix-array sections alone: (tokenBits + saBits) / 8
+   * per text symbol, the text counting one separator per document.
+   */
   coreBytesPerToken: number;
-  tokenWidth: number;
-  saWidth: number;
+  /** Bytes per corpus token of everything else: header, document map and tables, sampled table. */
+  overheadBytesPerToken: number;
+  formatVersion: 2 | 3;
+  /** Bits per stored symbol and per suffix-array entry (8 × the byte widths in format version 2). */
+  tokenBits: number;
+  saBits: number;
   suffixArrayMs: number;
   totalMs: number;
 }
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 const MAGIC = 'OLSPANIX';
-const VERSION = 2;
+const VERSION = 3;
 const HEADER = 160;
 const HASHED_HEADER = 128;
 const FIELDS = 14;
 
-function bytesFor(maxValue: number): number {
-  let w = 1;
-  while (maxValue >= 2 ** (8 * w)) w++;
-  return w;
+/** Fewest bits that hold every value in [0, maxValue] (at least 1). */
+function bitsFor(maxValue: number): number {
+  let b = 1;
+  while (maxValue >= 2 ** b) b++;
+  return b;
 }
 
 /** Builds the in-memory text (symbols) of a corpus: token + 1, separator 0 after every document. */
@@ -176,6 +219,10 @@ export function buildSpanIndex(
 }
 
 function checkBuildOptions(options: BuildSpanIndexOptions): Required<BuildSpanIndexOptions> {
+  const formatVersion = options.formatVersion ?? VERSION;
+  if (formatVersion !== 2 && formatVersion !== 3) {
+    throw new AttributionError('INVALID_OPTION', `formatVersion must be 2 or 3, got ${formatVersion}`);
+  }
   const pageEntries = options.pageEntries ?? 1024;
   if (!Number.isInteger(pageEntries) || pageEntries < 16 || pageEntries > 1 << 24) {
     throw new AttributionError(
@@ -202,7 +249,7 @@ function checkBuildOptions(options: BuildSpanIndexOptions): Required<BuildSpanIn
       `sampleDepth must be an integer in [2, 32], got ${sampleDepth}`,
     );
   }
-  return { pageEntries, sampleEvery, sampleDepth };
+  return { pageEntries, sampleEvery, sampleDepth, formatVersion };
 }
 
 /**
@@ -215,7 +262,7 @@ export function writeSpanIndex(
   built: { text: Int32Array; docStarts: Float64Array; alphabet: number; sa: Int32Array },
   options: BuildSpanIndexOptions = {},
 ): Omit<SpanIndexBuildStats, 'suffixArrayMs' | 'totalMs'> {
-  const { pageEntries, sampleEvery, sampleDepth } = checkBuildOptions(options);
+  const { pageEntries, sampleEvery, sampleDepth, formatVersion } = checkBuildOptions(options);
   const { text, docStarts, alphabet, sa } = built;
   const n = text.length;
   const counts = new Float64Array(alphabet + 1);
@@ -225,53 +272,65 @@ export function writeSpanIndex(
   const sampleCount = blockLcp.length;
 
   const meta = Buffer.from(JSON.stringify(encodeDocMap(docs)));
-  const tokenWidth = bytesFor(alphabet - 1);
-  const saWidth = bytesFor(Math.max(n - 1, 1));
+  // Version 3: the fewest bits; version 2: the fewest whole bytes. The sampled table stays in whole
+  // bytes (it is read into a typed array at open).
+  const sampleWidth = Math.ceil(bitsFor(alphabet - 1) / 8);
+  const tokenBits = formatVersion === 3 ? bitsFor(alphabet - 1) : 8 * sampleWidth;
+  const saBits = formatVersion === 3 ? bitsFor(n - 1) : 8 * Math.ceil(bitsFor(n - 1) / 8);
   const tokenPages = Math.ceil(n / pageEntries);
   const metaOffset = HEADER;
   const docStartsOffset = metaOffset + meta.length;
   const bucketsOffset = docStartsOffset + docs.length * 8;
   const samplesOffset = bucketsOffset + (alphabet + 1) * 8;
-  const blockLcpOffset = samplesOffset + prefixes.length * tokenWidth;
+  const blockLcpOffset = samplesOffset + prefixes.length * sampleWidth;
   const pageSumsOffset = blockLcpOffset + sampleCount;
   const tokensOffset = pageSumsOffset + tokenPages * 2 * 4;
-  const saOffset = tokensOffset + n * tokenWidth;
-  const fileLength = saOffset + n * saWidth;
+  const saOffset = tokensOffset + packedBytes(n, tokenBits);
+  const fileLength = saOffset + packedBytes(n, saBits);
 
   const small = Buffer.alloc(tokensOffset - HEADER);
   meta.copy(small, 0);
   for (let d = 0; d < docs.length; d++) writeUint(small, docStartsOffset - HEADER + d * 8, 8, docStarts[d]);
   for (let c = 0; c <= alphabet; c++) writeUint(small, bucketsOffset - HEADER + c * 8, 8, counts[c]);
   for (let t = 0; t < prefixes.length; t++)
-    writeUint(small, samplesOffset - HEADER + t * tokenWidth, tokenWidth, prefixes[t]);
+    writeUint(small, samplesOffset - HEADER + t * sampleWidth, sampleWidth, prefixes[t]);
   small.set(blockLcp, blockLcpOffset - HEADER);
   const pageSums = new DataView(small.buffer, small.byteOffset + pageSumsOffset - HEADER, tokenPages * 8);
 
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
-    const writeArray = (src: Int32Array, width: number, offset: number, sumBase: number) => {
-      const buf = new Uint8Array(pageEntries * width);
-      for (let p = 0; p < tokenPages; p++) {
-        const start = p * pageEntries;
-        const count = Math.min(pageEntries, n - start);
-        const bytes = buf.subarray(0, count * width);
-        if (width === 2 && LITTLE_ENDIAN)
-          new Uint16Array(bytes.buffer, bytes.byteOffset, count).set(src.subarray(start, start + count));
-        else if (width === 4 && LITTLE_ENDIAN)
-          new Int32Array(bytes.buffer, bytes.byteOffset, count).set(src.subarray(start, start + count));
-        else for (let k = 0; k < count; k++) writeUint(bytes, k * width, width, src[start + k]);
-        pageSums.setUint32((sumBase + p) * 4, pageChecksum(bytes), true);
-        writeSync(fd, bytes, 0, bytes.length, offset + start * width);
+    // Packs a section in chunks of whole pages that start on a byte boundary (q pages with q·E·bits
+    // a multiple of 8, ~1M entries a chunk), checksums each page's byte range and writes the chunk.
+    const writeSection = (src: Int32Array, bits: number, offset: number, sumBase: number) => {
+      let q = 1;
+      while ((q * pageEntries * bits) % 8 !== 0) q *= 2;
+      const chunkPages = q * Math.max(1, Math.floor((1 << 20) / (q * pageEntries)));
+      const chunkEntries = chunkPages * pageEntries;
+      const words = new Int32Array(Math.ceil((chunkEntries * bits) / 32) + 1);
+      const bytes = new Uint8Array(words.buffer);
+      for (let p0 = 0; p0 < tokenPages; p0 += chunkPages) {
+        const e0 = p0 * pageEntries;
+        const e1 = Math.min(n, e0 + chunkEntries);
+        const b0 = (e0 * bits) / 8; // a whole number: chunks start on byte boundaries
+        const b1 = packedBytes(e1, bits);
+        words.fill(0);
+        packBits(src, e0, e1, bits, words);
+        wordsToLittleEndian(words, Math.ceil((b1 - b0) / 4));
+        for (let p = p0; p < Math.min(tokenPages, p0 + chunkPages); p++) {
+          const { start, end } = packedPageRange(p, pageEntries, n, bits);
+          pageSums.setUint32((sumBase + p) * 4, pageChecksum(bytes.subarray(start - b0, end - b0)), true);
+        }
+        writeSync(fd, bytes, 0, b1 - b0, offset + b0);
       }
     };
-    writeArray(text, tokenWidth, tokensOffset, 0);
-    writeArray(sa, saWidth, saOffset, tokenPages);
+    writeSection(text, tokenBits, tokensOffset, 0);
+    writeSection(sa, saBits, saOffset, tokenPages);
     const header = Buffer.alloc(HEADER);
     header.write(MAGIC, 0, 'latin1');
-    header.writeUInt32LE(VERSION, 8);
-    header[12] = tokenWidth;
-    header[13] = saWidth;
+    header.writeUInt32LE(formatVersion, 8);
+    header[12] = formatVersion === 3 ? tokenBits : tokenBits / 8;
+    header[13] = formatVersion === 3 ? saBits : saBits / 8;
     header[14] = Math.log2(sampleEvery);
     header[15] = sampleDepth;
     const fields = [
@@ -304,15 +363,19 @@ export function writeSpanIndex(
     closeSync(fd);
   }
   renameSync(tmp, path);
+  const tokens = Math.max(1, n - docs.length);
+  const core = packedBytes(n, tokenBits) + packedBytes(n, saBits);
   return {
     tokens: n - docs.length,
     textLength: n,
     documents: docs.length,
     fileBytes: fileLength,
-    bytesPerToken: fileLength / Math.max(1, n - docs.length),
-    coreBytesPerToken: (n * (tokenWidth + saWidth)) / Math.max(1, n - docs.length),
-    tokenWidth,
-    saWidth,
+    bytesPerToken: fileLength / tokens,
+    coreBytesPerToken: core / tokens,
+    overheadBytesPerToken: (fileLength - core) / tokens,
+    formatVersion,
+    tokenBits,
+    saBits,
   };
 }
 
@@ -378,8 +441,11 @@ export class SpanIndex {
   readonly textLength: number;
   readonly documentCount: number;
   readonly alphabet: number;
-  readonly tokenWidth: number;
-  readonly saWidth: number;
+  /** File format version (2: whole-byte sections; 3: bit-packed). */
+  readonly formatVersion: number;
+  /** Bits per stored symbol and per suffix-array entry (8 × the byte widths of a version-2 file). */
+  readonly tokenBits: number;
+  readonly saBits: number;
   readonly fileBytes: number;
   /** Sampling of the in-memory suffix table: every `sampleEvery` rows, `sampleDepth` symbols. */
   readonly sampleEvery: number;
@@ -412,9 +478,14 @@ export class SpanIndex {
     const version = header.readUInt32LE(8);
     if (version === 1)
       fail('INDEX_VERSION', 'version 1 predates the sampled suffix table (version 2); rebuild the index');
-    if (version !== VERSION) fail('INDEX_VERSION', `unsupported version ${version} (supported: ${VERSION})`);
-    this.tokenWidth = header[12];
-    this.saWidth = header[13];
+    if (version !== 2 && version !== VERSION)
+      fail('INDEX_VERSION', `unsupported version ${version} (supported: 2, ${VERSION})`);
+    this.formatVersion = version;
+    // Version 2 stores byte widths, version 3 bit widths; the sampled table is in whole bytes in both.
+    const widthScale = version === 2 ? 8 : 1;
+    this.tokenBits = header[12] * widthScale;
+    this.saBits = header[13] * widthScale;
+    const sampleWidth = Math.ceil(this.tokenBits / 8);
     this.sampleShift = header[14];
     this.sampleDepth = header[15];
     this.sampleEvery = 2 ** this.sampleShift;
@@ -442,11 +513,13 @@ export class SpanIndex {
     if (size > fileLength) fail('INDEX_CORRUPT', `file has ${size - fileLength} unexpected trailing bytes`);
     const sampleCount = Math.ceil(n / this.sampleEvery);
     const pages = Math.ceil(n / Math.max(1, pageEntries));
+    // Packed widths (not a multiple of 8) are read 31 bits at most; whole-byte widths up to 4 / 6 bytes.
+    const badBits = (b: number, maxBytes: number) => b < 1 || b > 8 * maxBytes || (b % 8 !== 0 && b > 31);
     if (
-      this.tokenWidth < 1 ||
-      this.tokenWidth > 4 ||
-      this.saWidth < 1 ||
-      this.saWidth > 6 ||
+      badBits(this.tokenBits, 4) ||
+      badBits(this.saBits, 6) ||
+      2 ** this.tokenBits < alphabet ||
+      2 ** this.saBits < n ||
       this.sampleShift > 16 ||
       this.sampleDepth < 2 ||
       this.sampleDepth > 32 ||
@@ -455,11 +528,11 @@ export class SpanIndex {
       docStartsOffset !== metaOffset + metaLength ||
       bucketsOffset !== docStartsOffset + docCount * 8 ||
       samplesOffset !== bucketsOffset + (alphabet + 1) * 8 ||
-      blockLcpOffset !== samplesOffset + sampleCount * (this.sampleDepth - 1) * this.tokenWidth ||
+      blockLcpOffset !== samplesOffset + sampleCount * (this.sampleDepth - 1) * sampleWidth ||
       pageSumsOffset !== blockLcpOffset + sampleCount ||
       tokensOffset !== pageSumsOffset + pages * 8 ||
-      saOffset !== tokensOffset + n * this.tokenWidth ||
-      fileLength !== saOffset + n * this.saWidth
+      saOffset !== tokensOffset + packedBytes(n, this.tokenBits) ||
+      fileLength !== saOffset + packedBytes(n, this.saBits)
     ) {
       fail('INDEX_CORRUPT', 'header fields are inconsistent');
     }
@@ -481,19 +554,19 @@ export class SpanIndex {
     this.buckets = new Float64Array(alphabet + 1);
     for (let c = 0; c <= alphabet; c++) this.buckets[c] = readUint(small, bucketsOffset - HEADER + c * 8, 8);
     const symbols = sampleCount * (this.sampleDepth - 1);
-    this.prefixes = readSymbols(small, samplesOffset - HEADER, symbols, this.tokenWidth);
+    this.prefixes = readSymbols(small, samplesOffset - HEADER, symbols, sampleWidth);
     this.blockLcp = Uint8Array.from(small.subarray(blockLcpOffset - HEADER, pageSumsOffset - HEADER));
     const sums = new Uint32Array(pages * 2);
     for (let p = 0; p < pages * 2; p++) sums[p] = small.readUInt32LE(pageSumsOffset - HEADER + p * 4);
     this.pageSums = sums;
     const cacheBytes = options.cacheBytes ?? 64 * 1024 * 1024;
-    const tokPages = Math.max(4, Math.floor((cacheBytes * 0.4) / (pageEntries * this.tokenWidth)));
-    const saPages = Math.max(4, Math.floor((cacheBytes * 0.6) / (pageEntries * this.saWidth)));
+    const tokPages = Math.max(4, Math.floor((cacheBytes * 0.4 * 8) / (pageEntries * this.tokenBits)));
+    const saPages = Math.max(4, Math.floor((cacheBytes * 0.6 * 8) / (pageEntries * this.saBits)));
     this.tok = new PagedUintArray(
       fd,
       tokensOffset,
       n,
-      this.tokenWidth,
+      this.tokenBits,
       pageEntries,
       sums.subarray(0, pages),
       tokPages,
@@ -503,13 +576,13 @@ export class SpanIndex {
       fd,
       saOffset,
       n,
-      this.saWidth,
+      this.saBits,
       pageEntries,
       sums.subarray(pages),
       saPages,
       `span index ${path} suffix array`,
     );
-    const preload = options.preload ?? n * (this.tokenWidth + this.saWidth) <= cacheBytes;
+    const preload = options.preload ?? this.tok.sectionBytes + this.sa.sectionBytes <= cacheBytes;
     if (preload) {
       this.tok.preload();
       this.sa.preload();

@@ -51,3 +51,30 @@ export function makeDocs(tokenLists: number[][]): CorpusDocument[] {
     contributor: `0x${(i % 3).toString(16).padStart(40, '0')}`,
   }));
 }
+
+/**
+ * Corpora of the version-2 fixture files in test/fixtures (written by the version-2 writer before
+ * version 3 existed; see span-index.test.ts). A self-contained LCG, so the corpora never change.
+ */
+export function fixtureCorpus(kind: 'small' | 'wide'): number[][] {
+  let s = kind === 'small' ? 12345 : 67890;
+  const next = (m: number) => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return (s >>> 8) % m;
+  };
+  const passage = Array.from({ length: 40 }, () => next(6));
+  return Array.from({ length: kind === 'small' ? 14 : 10 }, (_, d) => {
+    const t = Array.from({ length: 20 + next(50) }, () =>
+      kind === 'small' ? next(6) : next(2) ? next(4) : 1000 + next(9),
+    );
+    if (d % 3 === 0) t.splice(next(t.length), 0, ...passage.slice(next(8), 30 + next(10)));
+    return t;
+  });
+}
+
+/** Bits needed for v ≥ 0 (at least 1). */
+export function bitLength(v: number): number {
+  let b = 1;
+  while (2 ** b <= v) b++;
+  return b;
+}

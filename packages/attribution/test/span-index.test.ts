@@ -3,7 +3,7 @@ import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
 import { AttributionError, buildSpanIndex, Prng, SpanIndex } from '../src/index.ts';
-import { bruteCount, bruteDocs, bruteLongest, makeDocs, tempDir } from './helpers.ts';
+import { bitLength, bruteCount, bruteDocs, bruteLongest, makeDocs, tempDir } from './helpers.ts';
 
 const tmp = tempDir();
 after(() => tmp.cleanup());
@@ -134,7 +134,7 @@ test('repetitive corpora (long repeated passages, shallow samples) through a tin
   }
 });
 
-test('counts on a Zipfian corpus with a vocabulary over 65,535 (3-byte tokens), through a tiny page cache', () => {
+test('counts on a Zipfian corpus with a vocabulary over 65,535 (17-bit tokens), through a tiny page cache', () => {
   const r = new Prng(11);
   const lists = Array.from({ length: 40 }, () =>
     Array.from({ length: 50 + r.int(100) }, () => (r.next() < 0.5 ? r.int(4) : 70000 + r.int(8))),
@@ -142,8 +142,8 @@ test('counts on a Zipfian corpus with a vocabulary over 65,535 (3-byte tokens), 
   const docs = makeDocs(lists);
   const path = tmp.file('big.olsa');
   const stats = buildSpanIndex(docs, path, { pageEntries: 32 });
-  assert.equal(stats.tokenWidth, 3);
-  assert.equal(stats.saWidth, 2);
+  assert.equal(stats.tokenBits, 17); // alphabet − 1 = 70,008
+  assert.equal(stats.saBits, bitLength(stats.textLength - 1));
   const idx = SpanIndex.open(path, { cacheBytes: 512 });
   for (let it = 0; it < 200; it++) {
     const d = lists[r.int(lists.length)];
@@ -288,7 +288,7 @@ test('memory: the sampled table is resident, pages only as read; a damaged page 
   const header = (i: number) => Number(bad.readBigUInt64LE(16 + i * 8));
   const tokensOffset = header(11);
   const page = Math.floor(stats.textLength / 16 / 2);
-  bad[tokensOffset + page * 16 * stats.tokenWidth + 3] ^= 0x08;
+  bad[tokensOffset + Math.floor((page * 16 * stats.tokenBits) / 8) + 3] ^= 0x08;
   writeFileSync(path, bad);
   const hurt = SpanIndex.open(path, { cacheBytes: 64, preload: false });
   assert.throws(
