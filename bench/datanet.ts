@@ -8,7 +8,8 @@
  *     files are also ingested into another fresh store with `checkWorkers: 0` (everything in
  *     one thread) for the same-run comparison (that one first: the JIT of the calling thread is
  *     warm for both). Each starts with one untimed ~5 MB submission into another datanet of its
- *     store (JIT, worker boot; printed). CPU-seconds count every thread of the process.
+ *     store (JIT, worker boot; printed), repeated with the pool until a worker has computed a
+ *     slice (so that the workers' boot is not timed). CPU-seconds count every thread of the process.
  *  2. Merkle root over 1,000,000 rows: leaf hashing (2 keccaks per row) plus the tree, and the tree
  *     alone from stored leaves (what `publish` does); compared in the same run with
  *     @openzeppelin/merkle-tree's StandardMerkleTree on 20,000 rows (same root checked).
@@ -214,12 +215,22 @@ async function main() {
     const d = await dn.create(OWNER, { name: 'bench', license: 'CC0-1.0', tags: ['bench'] });
     const files = ingestFiles();
     const warmFile = textFile(5 * MB - 4096);
-    /** One untimed ~5 MB submission into another datanet of the same store: JIT, worker boot. */
+    /**
+     * One untimed ~5 MB submission into another datanet of the same store: JIT, worker boot. With
+     * a check pool, repeated (into yet another datanet, at most 3 more) until a worker has computed
+     * a slice: on a busy machine the first submission can end before the workers have booted, and
+     * their boot (~0.6 CPU-s) and JIT would otherwise land in the timed part.
+     */
     const warmUp = async (on: Datanets) => {
-      const w = await on.create(OWNER, { name: 'warm-up', license: 'CC0-1.0' });
-      const t = performance.now();
-      await on.contribute(OWNER, w.id, { name: 'warm-up.txt', bytes: warmFile });
-      return (performance.now() - t) / 1000;
+      let first = 0;
+      for (let i = 0; i < 4; i++) {
+        const w = await on.create(OWNER, { name: `warm-up ${i}`, license: 'CC0-1.0' });
+        const t = performance.now();
+        await on.contribute(OWNER, w.id, { name: 'warm-up.txt', bytes: warmFile });
+        if (i === 0) first = (performance.now() - t) / 1000;
+        if (on.options.checkWorkers === 0 || on.checkPoolStats.workerSlices > 0) break;
+      }
+      return first;
     };
     // first every check in one thread (checkWorkers 0), in another fresh store, for comparison
     console.log(`ingesting ${INGEST_MB} MB of text with every check in one thread…`);

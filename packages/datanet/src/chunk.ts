@@ -48,22 +48,26 @@ export function chunkText(text: string, opts: ChunkOptions = {}): string[] {
     .map((p) => p.trim())
     .filter((p) => p.length > 0);
   const out: string[] = [];
-  let cur = '';
+  // the current chunk as its paragraphs and its length, joined once when it is complete (one flat
+  // string, rather than a tree of concatenations and slices that keeps the whole text alive)
+  const cur: string[] = [];
+  let len = 0;
+  const flush = () => {
+    if (cur.length > 0) out.push(cur.length === 1 ? cur[0] : cur.join('\n\n'));
+    cur.length = 0;
+    len = 0;
+  };
   for (const p of paragraphs) {
     const heading = /^#{1,6} /.test(p);
     if (p.length > max) {
-      if (cur) out.push(cur);
-      cur = '';
+      flush();
       splitLong(p, max, out);
       continue;
     }
-    if (!cur) cur = p;
-    else if (!heading && cur.length + 2 + p.length <= target) cur += `\n\n${p}`;
-    else {
-      out.push(cur);
-      cur = p;
-    }
+    if (cur.length > 0 && (heading || len + 2 + p.length > target)) flush();
+    len += (cur.length > 0 ? 2 : 0) + p.length;
+    cur.push(p);
   }
-  if (cur) out.push(cur);
+  flush();
   return out;
 }

@@ -9,6 +9,7 @@ import { LSH_BANDS, MINHASH_PERMUTATIONS, similarity } from './minhash.ts';
 import type { RawRow } from './parse.ts';
 import {
   computeRowChecks,
+  packRecords,
   ROW_OK_SIGNED,
   ROW_PROBLEM,
   ROW_SKIPPED,
@@ -36,6 +37,7 @@ export interface CheckOptions extends RowCheckOptions {
 export interface AcceptedRow {
   rowId: Hex32;
   contentHash: Hex32;
+  /** The canonical content ('' once inserted: see Datanets.insertRows). */
   canonical: string;
   leaf: Buffer;
   /** The stored signature bytes (a view of `CheckedSubmission.signatures`), or null for a row without words. */
@@ -63,7 +65,11 @@ const scratchIndex = new LshIndex();
 /** Rows per slice of the check pool (~200 KB of text for typical rows: a short wait for the last one). */
 export const CHECK_SLICE_ROWS = 256;
 
-/** The check jobs of a submission: its rows in slices of `sliceRows`. */
+/**
+ * The check jobs of a submission: its rows in slices of `sliceRows`. With `pack` (for the
+ * workers) each slice's records are packed into one shared buffer it allocates (see rowchecks.ts
+ * packRecords).
+ */
 export function checkJobs(
   datanetId: number,
   schema: Schema,
@@ -71,19 +77,29 @@ export function checkJobs(
   raw: readonly RawRow[],
   opts: RowCheckOptions,
   sliceRows = CHECK_SLICE_ROWS,
+  pack?: (bytes: number) => Uint8Array,
 ): RowCheckJob[] {
-  const jobs: RowCheckJob[] = [];
   const contributorHex = contributor.slice(2);
   const o: RowCheckOptions = { minChars: opts.minChars, maxChars: opts.maxChars };
+  const slices: (Record<string, unknown> | null)[][] = [];
   for (let at = 0; at < raw.length || at === 0; at += sliceRows) {
     const records: (Record<string, unknown> | null)[] = [];
     for (let i = at; i < Math.min(raw.length, at + sliceRows); i++) {
       const r = raw[i];
       records.push(r.problem || !r.record ? null : r.record);
     }
-    jobs.push({ datanetId, schema, contributorHex, opts: o, records });
+    slices.push(records);
   }
-  return jobs;
+  if (pack) {
+    return packRecords(schema, slices, pack).map((packed) => ({
+      datanetId,
+      schema,
+      contributorHex,
+      opts: o,
+      packed,
+    }));
+  }
+  return slices.map((records) => ({ datanetId, schema, contributorHex, opts: o, records }));
 }
 
 /** The slices' results as one RowChecks over the whole submission (slices in row order). */

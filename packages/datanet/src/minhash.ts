@@ -2,6 +2,7 @@
 // and the fraction of equal signature slots as the Jaccard estimate. 64 hash functions in 16 bands
 // of 4: a pair at Jaccard 0.8 becomes a candidate with probability ≈ 0.9998, at 0.5 with ≈ 0.64;
 // candidates are then kept only if the estimate reaches the threshold (default 0.8).
+import { KERNEL_MAX_SHINGLES, minhashKernel } from './minhashkernel.ts';
 
 export const MINHASH_PERMUTATIONS = 64;
 export const LSH_BANDS = 16;
@@ -23,6 +24,9 @@ const SEEDS = (() => {
 
 const MULS = SEEDS.map((x) => fmixConst(x) | 1);
 
+/** The permutations in WebAssembly SIMD (minhashkernel.ts); null without SIMD support. */
+const kernel = minhashKernel(SEEDS, MULS);
+
 function fmixConst(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
   return h ^ (h >>> 15);
@@ -36,9 +40,17 @@ function fmix(h: number): number {
 
 const WORD = /[\p{L}\p{N}]+/gu;
 
-// Scratch for word and shingle hashes, reused across calls (ingest hashes ~100k rows a run).
+// Scratch for word and shingle hashes, reused across calls (ingest hashes ~100k rows a run). The
+// shingle hashes go straight into the kernel's memory when they fit (no copy), else into `jsShingles`.
 let words = new Int32Array(1024);
-let shingles = new Int32Array(1024);
+let jsShingles = new Int32Array(1024);
+let shingles = kernel ? kernel.shingles : jsShingles;
+
+function shinglesFor(m: number): Int32Array {
+  if (kernel && m <= KERNEL_MAX_SHINGLES) return kernel.shingles;
+  if (jsShingles.length < m) jsShingles = new Int32Array(Math.max(m, jsShingles.length * 2));
+  return jsShingles;
+}
 
 function pushWord(n: number, h: number): number {
   if (n === words.length) {
@@ -50,6 +62,15 @@ function pushWord(n: number, h: number): number {
   return n + 1;
 }
 
+/** Per ASCII code: the lowercased character if it is a letter or digit ([A-Za-z0-9]), else 0. */
+const ASCII_WORD = (() => {
+  const t = new Uint8Array(128);
+  for (let c = 48; c < 58; c++) t[c] = c;
+  for (let c = 65; c < 91; c++) t[c] = c + 32;
+  for (let c = 97; c < 123; c++) t[c] = c;
+  return t;
+})();
+
 /**
  * FNV-1a hashes of the words of ASCII text into `words`, or -1 at the first non-ASCII character.
  * Same result as the general path below (lowercase, then runs of letters and digits, which in
@@ -60,15 +81,15 @@ function asciiWordHashes(text: string): number {
   let h = 0;
   let inWord = false;
   for (let i = 0; i < text.length; i++) {
-    let c = text.charCodeAt(i);
+    const c = text.charCodeAt(i);
     if (c >= 0x80) return -1;
-    if (c - 65 < 26 && c >= 65) c += 32;
-    if ((c - 97 < 26 && c >= 97) || (c - 48 < 10 && c >= 48)) {
+    const f = ASCII_WORD[c];
+    if (f !== 0) {
       if (!inWord) {
         h = 0x811c9dc5 | 0;
         inWord = true;
       }
-      h = Math.imul(h ^ c, 0x01000193);
+      h = Math.imul(h ^ f, 0x01000193);
     } else if (inWord) {
       n = pushWord(n, h);
       inWord = false;
@@ -97,11 +118,12 @@ function shinglesOf(text: string, unicodeOnly = false): number {
   if (n < SHINGLE_WORDS) {
     let h = 0;
     for (let i = 0; i < n; i++) h = fmix(h ^ words[i]) + 0x632be5ab;
+    shingles = shinglesFor(1);
     shingles[0] = h;
     return 1;
   }
   const m = n - SHINGLE_WORDS + 1;
-  if (shingles.length < m) shingles = new Int32Array(Math.max(m, shingles.length * 2));
+  shingles = shinglesFor(m);
   for (let i = 0; i < m; i++) {
     shingles[i] = fmix(
       Math.imul(words[i], 0x2c1b3c6d) ^ fmix(words[i + 1] + Math.imul(words[i + 2], 0x297a2d39)),
@@ -115,17 +137,32 @@ function shinglesOf(text: string, unicodeOnly = false): number {
  * `unicodeOnly` forces the general path (for tests comparing it with the ASCII one).
  */
 export function shingleHashes(text: string, unicodeOnly = false): Int32Array {
-  return shingles.slice(0, shinglesOf(text, unicodeOnly));
+  const n = shinglesOf(text, unicodeOnly);
+  return shingles.slice(0, n);
 }
 
 /**
  * Writes the MinHash signature (64 × int32) of a text to sig[off..off+64]; false (nothing
- * written) when the text has no words.
+ * written) when the text has no words. `scalar` forces the JavaScript loop (for tests comparing
+ * it with the WebAssembly kernel, which computes the same).
  */
-export function minhashInto(text: string, sig: Int32Array, off = 0): boolean {
+export function minhashInto(text: string, sig: Int32Array, off = 0, scalar = false): boolean {
   const n = shinglesOf(text);
   if (n === 0) return false;
-  const sh = shingles;
+  if (kernel && shingles === kernel.shingles && !scalar) {
+    kernel.run(n);
+    sig.set(kernel.out, off);
+    return true;
+  }
+  permuteInto(shingles, n, sig, off);
+  return true;
+}
+
+/** Whether minhashInto runs the WebAssembly SIMD kernel (for tests and benchmarks). */
+export const MINHASH_KERNEL = kernel !== null;
+
+/** The 64 permutations of sh[0..n) in JavaScript: the reference the kernel is tested against. */
+function permuteInto(sh: Int32Array, n: number, sig: Int32Array, off: number): void {
   // Shingle hashes are already well mixed; each "permutation" is xor-seed, odd multiply,
   // xorshift, and the slot keeps the (signed) minimum. Four permutations per pass over the
   // shingles: each hash is loaded once for four, and the four minimum chains are independent.
@@ -162,7 +199,6 @@ export function minhashInto(text: string, sig: Int32Array, off = 0): boolean {
     sig[off + p + 2] = min2;
     sig[off + p + 3] = min3;
   }
-  return true;
 }
 
 /** MinHash signature (64 × int32) of a text; null when it has no words. */

@@ -75,8 +75,11 @@ export function checkRecord(
 ): CheckedRow | RowProblem {
   const fields = SCHEMA_FIELDS[schema];
   const keys = Object.keys(record);
-  const extra = keys.filter((k) => !fields.includes(k));
-  const missing = fields.filter((f) => !(f in record));
+  // (the common case, exactly the schema's keys, without the two filtered arrays)
+  let exact = keys.length === fields.length;
+  for (let i = 0; exact && i < fields.length; i++) exact = keys.includes(fields[i]);
+  const extra = exact ? [] : keys.filter((k) => !fields.includes(k));
+  const missing = exact ? [] : fields.filter((f) => !(f in record));
   if (extra.length > 0 || missing.length > 0) {
     return {
       code: 'schema_mismatch',
@@ -117,7 +120,8 @@ export function checkRecord(
     };
   }
   const text = schema === 'prompt_completion' ? `${out.prompt}\n${out.completion}` : out.text;
-  return { fields: out as unknown as RowFields, canonical: canonicalContent(schema, out), text };
+  // `out` holds exactly the schema's fields in schema order: its JSON is canonicalContent's
+  return { fields: out as unknown as RowFields, canonical: JSON.stringify(out), text };
 }
 
 export function isProblem(x: CheckedRow | RowProblem): x is RowProblem {

@@ -19,7 +19,7 @@ import { DATANET_MIGRATIONS } from './migrations.ts';
 import { bandKeysInto, LSH_BANDS, signatureFromBytes } from './minhash.ts';
 import { parseFile, type RawRow } from './parse.ts';
 import { CheckPool, inThreadRun } from './pool.ts';
-import type { RowCheckJob } from './rowchecks.ts';
+import type { RowCheckJob, RowChecks } from './rowchecks.ts';
 import { DEFAULT_ROW_CHECKS } from './rows.ts';
 import type {
   Address,
@@ -634,6 +634,10 @@ export class Datanets {
     refuseDuplicateFile();
     // The per-row checks that depend on nothing stored, in slices; for a large file the check
     // workers start on them now (no datanet state needed), while this call waits for the lock.
+    const parallel =
+      this.pool.size > 0 &&
+      upload.bytes.length >= o.parallelCheckBytes &&
+      parsed.rows.length > CHECK_SLICE_ROWS;
     const jobs = checkJobs(
       d.id,
       schema,
@@ -641,8 +645,8 @@ export class Datanets {
       parsed.rows,
       { minChars: o.minRowChars, maxChars: o.maxRowChars },
       CHECK_SLICE_ROWS,
+      parallel ? (bytes) => this.pool.arena(bytes) : undefined,
     );
-    const parallel = this.pool.size > 0 && upload.bytes.length >= o.parallelCheckBytes && jobs.length > 1;
     const putSync = blobPutSync(this.store.blobs);
     if (!putSync)
       return this.contributeUnpipelined(d, contributor, upload, parsed, jobs, parallel, refuseDuplicateFile);
@@ -650,7 +654,7 @@ export class Datanets {
     try {
       return await this.lock.run(`datanet:${d.id}`, async () => {
         refuseDuplicateFile();
-        const lsh = this.lsh.get(d.id);
+        let lsh: LshIndex | undefined;
         const rowids = new Float64Array(parsed.rows.length);
         // A large submission's commit leaves the WAL checkpoint to a check worker (see
         // CheckPool.checkpoint): this connection's autocheckpoint is off for this one commit only.
@@ -665,7 +669,7 @@ export class Datanets {
           written = this.store.transaction(() => {
             // rows other processes committed since, so that after our commit the index can take
             // this submission's rows straight from memory (their rowids follow all of these)
-            this.lshFor(d.id);
+            lsh = this.lshFor(d.id);
             const t = now();
             let cid = 0;
             const checked = this.checkRows(d, parsed.rows, run, (accepted, from) => {
@@ -698,6 +702,7 @@ export class Datanets {
       });
     } finally {
       run.close();
+      this.pool.release(jobs);
     }
   }
 
@@ -715,7 +720,12 @@ export class Datanets {
     parallel: boolean,
     refuseDuplicateFile: () => void,
   ): Promise<ContributionResult> {
-    const rowChecks = parallel ? mergeRowChecks(await this.pool.runAll(jobs)) : computeChecksInThread(jobs);
+    let rowChecks: RowChecks;
+    try {
+      rowChecks = parallel ? mergeRowChecks(await this.pool.runAll(jobs)) : computeChecksInThread(jobs);
+    } finally {
+      this.pool.release(jobs);
+    }
     return this.lock.run(`datanet:${d.id}`, async () => {
       refuseDuplicateFile();
       // decisions in row order, in one read transaction: a consistent snapshot
@@ -725,9 +735,9 @@ export class Datanets {
       if (checked.accepted.length === 0) throw noAcceptableRows(checked.reports);
       const blob = await this.store.blobs.put(upload.bytes);
       const rowids = new Float64Array(checked.accepted.length);
-      const lsh = this.lsh.get(d.id);
+      let lsh: LshIndex | undefined;
       const cid = this.store.transaction(() => {
-        this.lshFor(d.id);
+        lsh = this.lshFor(d.id);
         const t = now();
         const n = checked.accepted.length;
         const id = this.insertContribution(
@@ -769,7 +779,11 @@ export class Datanets {
     return Number(info.lastInsertRowid);
   }
 
-  /** Inserts accepted[from..]; their SQLite rowids go to rowids[from..]. */
+  /**
+   * Inserts accepted[from..]; their SQLite rowids go to rowids[from..]. Each row's canonical text
+   * is let go once inserted (nothing reads it after), so a large submission's rows do not all
+   * stay alive, and get copied by the garbage collector, until its commit.
+   */
   private insertRows(
     d: DatanetRow,
     contributor: Address,
@@ -797,6 +811,7 @@ export class Datanets {
         t,
       );
       rowids[i] = Number(r.lastInsertRowid);
+      p.canonical = '';
     }
   }
 
@@ -815,6 +830,7 @@ export class Datanets {
     const { accepted, bands } = checked;
     lsh.reserve(accepted.length * LSH_BANDS);
     for (let i = 0; i < accepted.length; i++) {
+      lsh.ids.add(accepted[i].rowId);
       const slot = accepted[i].slot;
       if (slot >= 0) for (let b = 0; b < LSH_BANDS; b++) lsh.add(bands[slot * LSH_BANDS + b], rowids[i]);
       if (rowids[i] > lsh.lastRowid) lsh.lastRowid = rowids[i];
@@ -840,14 +856,16 @@ export class Datanets {
     const o = this.options;
     const exists = this.stmt('SELECT 1 FROM rows WHERE id = ?', 'pluck');
     const byRef = this.stmt('SELECT id, signature FROM rows WHERE rowid = ?', 'raw');
+    const lsh = this.lshFor(d.id);
     return checkSubmission(
       d.id,
       d.schema as Datanet['schema'],
       raw,
       source,
       {
-        exists: (rowId) => exists.get(rowId) !== undefined,
-        lsh: this.lshFor(d.id),
+        // (SQLite decides; the datanet's id filter only spares it the rows it has never seen)
+        exists: (rowId) => lsh.ids.mayContain(rowId) && exists.get(rowId) !== undefined,
+        lsh,
         signatureOf: (rowid) => {
           const rec = byRef.get(rowid) as [Hex32, Buffer | null] | undefined;
           return rec?.[1] ? [rec[0], signatureFromBytes(rec[1])] : null;
@@ -870,16 +888,19 @@ export class Datanets {
       this.lsh.set(datanetId, idx);
     }
     const stmt = this.stmt(
-      'SELECT rowid, signature FROM rows WHERE datanet_id = ? AND rowid > ? AND signature IS NOT NULL ORDER BY rowid LIMIT 10000',
+      'SELECT rowid, id, signature FROM rows WHERE datanet_id = ? AND rowid > ? ORDER BY rowid LIMIT 10000',
       'raw',
     );
     for (;;) {
-      const page = stmt.all(datanetId, idx.lastRowid) as [number, Buffer][];
+      const page = stmt.all(datanetId, idx.lastRowid) as [number, string, Buffer | null][];
       if (page.length === 0) break;
       const keys = new Float64Array(LSH_BANDS);
-      for (const [rowid, sig] of page) {
-        bandKeysInto(signatureFromBytes(sig), 0, keys);
-        for (let b = 0; b < LSH_BANDS; b++) idx.add(keys[b], rowid);
+      for (const [rowid, id, sig] of page) {
+        idx.ids.add(id);
+        if (sig) {
+          bandKeysInto(signatureFromBytes(sig), 0, keys);
+          for (let b = 0; b < LSH_BANDS; b++) idx.add(keys[b], rowid);
+        }
         idx.lastRowid = rowid;
       }
     }

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { OpenLedgerError } from '@openledger/store';
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -37,8 +38,13 @@ export function firstInvalidUtf8(b: Uint8Array): number {
   return -1;
 }
 
-/** Decodes strict UTF-8 (a leading BOM is dropped) or throws naming the byte offset. */
+/**
+ * Decodes strict UTF-8 (a leading BOM is dropped) or throws naming the byte offset. All-ASCII
+ * bytes (the common case, and valid UTF-8 without a BOM) are copied as Latin-1 instead: the same
+ * characters, a one-byte string, several times quicker than the validating decoder.
+ */
 export function decodeUtf8(b: Uint8Array, field = 'file'): string {
+  if (isAscii(b)) return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
   try {
     return decoder.decode(b);
   } catch {

@@ -1,4 +1,5 @@
-// A minimal WebAssembly binary encoder: just the sections and instructions that keccakf.ts emits
+// A minimal WebAssembly binary encoder: just the sections and instructions that keccakf.ts and
+// minhashkernel.ts emit
 // (integers as LEB128, vectors, sections, a handful of opcodes), and synchronous instantiation.
 // Enough to generate a small kernel at load time without a toolchain or a build step.
 
@@ -45,17 +46,34 @@ export const op = {
   i32add: [0x6a],
   i32shl: [0x74],
   i32ne: [0x47],
+  i32mul: [0x6c],
+  i32ltu: [0x49],
   loop: [0x03, 0x40],
   brIf: (depth: number) => [0x0d, ...uleb(depth)],
   end: [0x0b],
 };
 
+/** 128-bit SIMD instructions (prefix 0xfd; memarg = log2 alignment, offset). */
+const simd = (code: number, ...rest: number[]) => [0xfd, ...uleb(code), ...rest];
+export const v128 = {
+  load: (offset: number) => simd(0x00, 4, ...uleb(offset)),
+  load32Splat: (offset: number) => simd(0x09, 2, ...uleb(offset)),
+  store: (offset: number) => simd(0x0b, 4, ...uleb(offset)),
+  splatI32: simd(0x11),
+  xor: simd(0x51),
+  i32x4ShrU: simd(0xad),
+  i32x4Mul: simd(0xb5),
+  i32x4MinS: simd(0xb6),
+};
+
 export const I32 = 0x7f;
 export const I64 = 0x7e;
+export const V128 = 0x7b;
 
 // The project's lib settings carry no WebAssembly types; declare the few used.
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
+  validate(bytes: Uint8Array): boolean;
   Instance: new (module: object, imports: object) => { exports: unknown };
 }
 
@@ -63,4 +81,10 @@ interface WasmApi {
 export function instantiate(bytes: Uint8Array): unknown {
   const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
   return new WA.Instance(new WA.Module(bytes), {}).exports;
+}
+
+/** True when this engine accepts the module (say, WebAssembly SIMD where it is unsupported). */
+export function validates(bytes: Uint8Array): boolean {
+  const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+  return WA?.validate(bytes) === true;
 }

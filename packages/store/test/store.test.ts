@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import {
   cidFromSha256,
   normalizeBlobId,
@@ -40,6 +41,23 @@ describe('openStore', () => {
     s.sql.exec('CREATE TABLE p (id INTEGER PRIMARY KEY); CREATE TABLE c (p INTEGER REFERENCES p(id))');
     assert.throws(() => s.sql.prepare('INSERT INTO c VALUES (42)').run(), /FOREIGN KEY/);
     s.close();
+  });
+
+  it('creates new database files with 16 KiB pages and leaves an existing file its page size', () => {
+    const h = home();
+    const s = openStore(h);
+    assert.equal(s.sql.pragma('page_size', { simple: true }), 16384);
+    s.close();
+    // a file made with SQLite's default 4 KiB pages keeps them
+    const h2 = home();
+    mkdirSync(join(h2, 'db'), { recursive: true });
+    const old = new Database(join(h2, 'db', 'openledger.sqlite'));
+    old.pragma('journal_mode = WAL');
+    old.exec('CREATE TABLE t (x INTEGER)');
+    old.close();
+    const s2 = openStore(h2);
+    assert.equal(s2.sql.pragma('page_size', { simple: true }), 4096);
+    s2.close();
   });
 
   it('applies migrations once, in order, and records them in the migrations table', () => {
