@@ -560,6 +560,46 @@ __attribute__((target("avx2,fma"))) static inline __m256 hsum8x8(__m256 p0, __m2
                                                                  __m256 p4, __m256 p5, __m256 p6, __m256 p7);
 static int have_avx2_fma(void);
 
+// e^x for x ≤ 0 eight lanes at a time: fexp's range reduction and polynomial (with FMA, so the last
+// bit may differ from fexp); 2^n is one exponent-bit factor since n ≥ −126 here; x below −87.34 → 0.
+__attribute__((target("avx2,fma"))) static inline __m256 exp_nonpos_avx2(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.33654475f);
+  __m256 xc = _mm256_max_ps(x, lo);
+  __m256 fn = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(1.44269504088896341f)),
+                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(fn, _mm256_set1_ps(0.693359375f), xc);
+  r = _mm256_fnmadd_ps(fn, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 q = _mm256_set1_ps(1.9875691500e-4f);
+  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.3981999507e-3f));
+  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(8.3334519073e-3f));
+  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(4.1665795894e-2f));
+  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(1.6666665459e-1f));
+  q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(5.0000001201e-1f));
+  q = _mm256_add_ps(_mm256_fmadd_ps(_mm256_mul_ps(q, r), r, r), _mm256_set1_ps(1.0f));
+  __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fn), _mm256_set1_epi32(127)), 23);
+  __m256 y = _mm256_mul_ps(q, _mm256_castsi256_ps(e));
+  return _mm256_andnot_ps(_mm256_cmp_ps(x, lo, _CMP_LT_OQ), y);
+}
+
+// out[j] = e^(p[j] − shift) for p[j] ≤ shift, eight at a time; returns Σ out in double.
+__attribute__((target("avx2,fma"))) static double exp_shift_sum_avx2(float *out, const float *p, float shift,
+                                                                     int64_t n) {
+  const __m256 m = _mm256_set1_ps(shift);
+  __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    __m256 e = exp_nonpos_avx2(_mm256_sub_ps(_mm256_loadu_ps(p + j), m));
+    _mm256_storeu_ps(out + j, e);
+    s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+    s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+  }
+  double t[4];
+  _mm256_storeu_pd(t, _mm256_add_pd(s0, s1));
+  double sum = (t[0] + t[1]) + (t[2] + t[3]);
+  for (; j < n; j++) sum += out[j] = fexp(p[j] - shift);
+  return sum;
+}
+
 // attend_group for head sizes that are multiples of 8 (up to 64): scores of eight keys at a time
 // (eight independent dot products reduced together), weighted sum of values in registers.
 __attribute__((target("avx2,fma"))) static void attend_group_avx2(float *o, const float *q, const float *ks,
@@ -598,7 +638,7 @@ __attribute__((target("avx2,fma"))) static void attend_group_avx2(float *o, cons
       ph[j] = scale * _mm_cvtss_f32(s4);
     }
     float mx = row_max(ph, L);
-    __m256 inv = _mm256_set1_ps((float)(1.0 / exp_shift_sum(ph, ph, mx, L)));
+    __m256 inv = _mm256_set1_ps((float)(1.0 / exp_shift_sum_avx2(ph, ph, mx, L)));
     __m256 acc[8];
     for (int64_t d = 0; d < n8; d++) acc[d] = _mm256_setzero_ps();
     for (j = 0; j < L; j++) {
@@ -1032,10 +1072,61 @@ VEC_CLONES static double block_sum(const float *p, int64_t n) {
   return t;
 }
 
+enum { SAMPLE_BLOCK = 64 };
+
+// p[i] = e^((z[i] − mx)·f) and the sum of each whole block of SAMPLE_BLOCK entries into blocks[];
+// returns Σ p (the blocks, then the tail), in double.
+static double exp_blocks_scalar(float *p, const float *z, float mx, float f, int64_t n, double *blocks) {
+  double total = 0;
+  int64_t i = 0, b = 0;
+  for (; i + SAMPLE_BLOCK <= n; i += SAMPLE_BLOCK, b++) {
+    exp_scaled_sum(p + i, z + i, mx, f, SAMPLE_BLOCK);
+    blocks[b] = block_sum(p + i, SAMPLE_BLOCK);
+    total += blocks[b];
+  }
+  if (i < n) total += exp_scaled_sum(p + i, z + i, mx, f, n - i);
+  return total;
+}
+
+#ifdef HAVE_X86_INTRIN
+// exp_blocks_scalar with the exponentials and sums eight lanes at a time (sums in double).
+__attribute__((target("avx2,fma"))) static double exp_blocks_avx2(float *p, const float *z, float mx, float f,
+                                                                  int64_t n, double *blocks) {
+  const __m256 m = _mm256_set1_ps(mx), fv = _mm256_set1_ps(f);
+  double total = 0;
+  int64_t i = 0, b = 0;
+  for (; i + SAMPLE_BLOCK <= n; i += SAMPLE_BLOCK, b++) {
+    __m256d s0 = _mm256_setzero_pd(), s1 = s0;
+    for (int64_t j = i; j < i + SAMPLE_BLOCK; j += 8) {
+      __m256 e = exp_nonpos_avx2(_mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(z + j), m), fv));
+      _mm256_storeu_ps(p + j, e);
+      s0 = _mm256_add_pd(s0, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+      s1 = _mm256_add_pd(s1, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    double t[4];
+    _mm256_storeu_pd(t, _mm256_add_pd(s0, s1));
+    blocks[b] = (t[0] + t[1]) + (t[2] + t[3]);
+    total += blocks[b];
+  }
+  if (i < n) total += exp_scaled_sum(p + i, z + i, mx, f, n - i);
+  return total;
+}
+
+static double exp_blocks(float *p, const float *z, float mx, float f, int64_t n, double *blocks) {
+  if (have_avx2_fma()) return exp_blocks_avx2(p, z, mx, f, n, blocks);
+  return exp_blocks_scalar(p, z, mx, f, n, blocks);
+}
+#else
+static double exp_blocks(float *p, const float *z, float mx, float f, int64_t n, double *blocks) {
+  return exp_blocks_scalar(p, z, mx, f, n, blocks);
+}
+#endif
+
 // sampleRows(logits, rows, vocab, temperature, uniform, out): per row, temperature 0 takes the
 // first largest logit; otherwise p_i = e^((z_i − max)/temperature) and the token is the first i whose
 // running sum of p exceeds uniform[r]·Σp (inverse-CDF sampling with the caller's seeded uniform).
-// The CDF is walked 64 entries at a time (block sums), then inside the block where it crosses.
+// The exp pass leaves the sum of every 64 entries, so the CDF walk goes a block at a time, then
+// inside the block where it crosses.
 static napi_value SampleRows(napi_env env, napi_callback_info info) {
   Args a;
   if (!get_args(env, info, &a, 6)) return NULL;
@@ -1045,24 +1136,26 @@ static napi_value SampleRows(napi_env env, napi_callback_info info) {
   if (a.failed) return NULL;
   int64_t rows = inum(&a, 1), V = inum(&a, 2);
   float *p = (float *)malloc(sizeof(float) * (size_t)(V > 0 ? V : 1));
-  if (!p) {
+  double *blocks = (double *)malloc(sizeof(double) * (size_t)(V / SAMPLE_BLOCK + 1));
+  if (!p || !blocks) {
+    free(p);
+    free(blocks);
     napi_throw_error(env, NULL, "tensor native: out of memory");
     return NULL;
   }
-  enum { BLOCK = 64 };
   for (int64_t r = 0; r < rows; r++) {
     const float *z = lg + r * V;
     int64_t best = first_argmax(z, V);
     out[r] = (int32_t)best;
     if (temp[r] == 0.0 || V == 0 || z[best] == -INFINITY || z[best] != z[best]) continue;
-    double total = exp_scaled_sum(p, z, z[best], (float)(1.0 / temp[r]), V);
+    double total = exp_blocks(p, z, z[best], (float)(1.0 / temp[r]), V, blocks);
     double left = u[r] * total;
-    // walk the CDF a block at a time, then inside the block where it crosses u·total
+    // walk the CDF a block at a time (the sums the exp pass left), then inside the block where it
+    // crosses u·total
     int64_t i = 0;
-    for (; i + BLOCK <= V; i += BLOCK) {
-      double bs = block_sum(p + i, BLOCK);
-      if (left - bs < 0) break;
-      left -= bs;
+    for (int64_t b = 0; i + SAMPLE_BLOCK <= V; i += SAMPLE_BLOCK, b++) {
+      if (left - blocks[b] < 0) break;
+      left -= blocks[b];
     }
     int64_t pick = -1;
     for (; i < V; i++) {
@@ -1084,6 +1177,7 @@ static napi_value SampleRows(napi_env env, napi_callback_info info) {
     out[r] = (int32_t)pick;
   }
   free(p);
+  free(blocks);
   return undef(env);
 }
 
