@@ -56,10 +56,26 @@ export function halfToFloat32(src: Uint16Array, out = new Float32Array(src.lengt
   return out;
 }
 
-/** float32 → half bits, rounded to nearest even (values beyond ±65504 become ±Inf). */
+/**
+ * float32 → half bits, rounded to nearest even (values beyond ±65504 become ±Inf). Values in half's
+ * normal range (nearly all weights) are converted inline from the float's bits, read as int32 (a
+ * uint32 view would hand V8 doubles for negative weights).
+ */
 export function float32ToHalf(src: Float32Array): Uint16Array {
   const out = new Uint16Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f32ToF16Bits(src[i]);
+  const bits = new Int32Array(src.buffer, src.byteOffset, src.length);
+  for (let i = 0; i < bits.length; i++) {
+    const x = bits[i];
+    const e = (x >>> 23) & 0xff;
+    if (e > 112 && e < 143) {
+      // half exponent e − 112 in 1..30; a carry out of the mantissa is correct rounding
+      const m = x & 0x7fffff;
+      let h = ((x >>> 16) & 0x8000) | ((e - 112) << 10) | (m >>> 13);
+      const rem = m & 0x1fff;
+      if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+      out[i] = h;
+    } else out[i] = f32ToF16Bits(src[i]);
+  }
   return out;
 }
 
