@@ -40,6 +40,7 @@ import {
   loraParamCount,
   loraToPeftSafetensors,
   mergeLora,
+  paramCount,
   peftConfig,
   Rng,
   saveHfModel,
@@ -183,8 +184,7 @@ const LARGE_CONFIG: LlamaConfig = {
 /** Part 3: batched (64 adapters) vs naive on the larger base; the naive serves a prefix of the trace. */
 function runLargeBase(trace: TraceItem[], maxSeq: number) {
   const model = createModel(LARGE_CONFIG, 3);
-  let params = model.weights.tokEmb.length + model.weights.finalNorm.length;
-  for (const layer of model.weights.layers) for (const w of Object.values(layer)) params += w.length;
+  const params = paramCount(LARGE_CONFIG);
   const adapters = Array.from({ length: 64 }, (_, i) => makeAdapter(model, i));
   const engine = new BatchEngine(model, { maxBatch: SIZES.maxBatch, maxSeq });
   adapters.forEach((a, i) => engine.loadAdapter(adapterKey(i), a));

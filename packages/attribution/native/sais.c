@@ -171,41 +171,31 @@ static napi_value BuildSuffixArray(napi_env env, napi_callback_info info) {
   uint64_t K = (uint64_t)k_arg;
   idx_t *SA = out;
 
+  /* The largest symbol of an unsigned text, and the first outside [0, K) (bad = n if none). */
+#define SCAN_UNSIGNED(T)                                      \
+  do {                                                        \
+    const T *t = text;                                        \
+    T m = 0;                                                  \
+    for (size_t i = 0; i < n; i++) m = t[i] > m ? t[i] : m;   \
+    max = m;                                                  \
+    if (max >= K)                                             \
+      for (bad = 0; t[bad] < K; bad++) {}                     \
+    if (bad < n) bad_value = t[bad];                          \
+  } while (0)
   /* One pass: every symbol in [0, K), and the largest, which sizes the bucket tables. */
   uint64_t max = 0;
   size_t bad = n;
   int64_t bad_value = 0;
   switch (type) {
-    case napi_uint8_array: {
-      const uint8_t *t = text;
-      uint8_t m = 0;
-      for (size_t i = 0; i < n; i++) m = t[i] > m ? t[i] : m;
-      max = m;
-      if (max >= K)
-        for (bad = 0; t[bad] < K; bad++) {}
-      if (bad < n) bad_value = t[bad];
+    case napi_uint8_array:
+      SCAN_UNSIGNED(uint8_t);
       break;
-    }
-    case napi_uint16_array: {
-      const uint16_t *t = text;
-      uint16_t m = 0;
-      for (size_t i = 0; i < n; i++) m = t[i] > m ? t[i] : m;
-      max = m;
-      if (max >= K)
-        for (bad = 0; t[bad] < K; bad++) {}
-      if (bad < n) bad_value = t[bad];
+    case napi_uint16_array:
+      SCAN_UNSIGNED(uint16_t);
       break;
-    }
-    case napi_uint32_array: {
-      const uint32_t *t = text;
-      uint32_t m = 0;
-      for (size_t i = 0; i < n; i++) m = t[i] > m ? t[i] : m;
-      max = m;
-      if (max >= K)
-        for (bad = 0; t[bad] < K; bad++) {}
-      if (bad < n) bad_value = t[bad];
+    case napi_uint32_array:
+      SCAN_UNSIGNED(uint32_t);
       break;
-    }
     default: {
       /* Int32Array: read as unsigned, so a negative symbol shows up as >= 2^31 > any valid one. */
       const int32_t *t = text;
@@ -218,6 +208,7 @@ static napi_value BuildSuffixArray(napi_env env, napi_callback_info info) {
       break;
     }
   }
+#undef SCAN_UNSIGNED
   if (bad < n) {
     snprintf(msg, sizeof msg, "text[%zu] = %lld is outside the alphabet [0, %llu)", bad,
              (long long)bad_value, (unsigned long long)K);

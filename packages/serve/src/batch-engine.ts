@@ -116,6 +116,8 @@ export class BatchEngine {
   readonly #tokenBytes: readonly (Uint8Array | null)[] | undefined;
   #trie: TokenTrie | undefined;
   readonly #schemas = new WeakMap<EngineRequest, JsonNode>();
+  /** each mixture request's adapter, built at submit */
+  readonly #mixtures = new WeakMap<EngineRequest, AnyLoraAdapter>();
 
   constructor(base: LlamaModel, options: BatchEngineOptions = {}) {
     this.base = base;
@@ -174,12 +176,7 @@ export class BatchEngine {
 
   /** Merges a loaded adapter into a copy of the base; its requests then run on that copy. */
   mergeAdapter(key: string): void {
-    const adapter = this.#adapters.get(key);
-    if (!adapter)
-      throw new ServeError('adapter_not_loaded', `adapter ${key} is not loaded`, {
-        status: 404,
-        field: 'model',
-      });
+    const adapter = this.#loaded(key);
     if (!this.#merged.has(key)) this.#merged.set(key, this.#lane(mergeLora(this.base, floatLora(adapter))));
   }
 
@@ -206,7 +203,7 @@ export class BatchEngine {
         },
       );
     }
-    this.#resolveAdapter(req.adapter);
+    this.#resolveAdapter(req);
     const schema = compileResponseFormat(req.responseFormat);
     if (schema) {
       if (!this.#tokenBytes)
@@ -235,29 +232,36 @@ export class BatchEngine {
     this.#cancelled.add(id);
   }
 
-  #resolveAdapter(spec: EngineRequest['adapter']): { lane: Lane; adapter: AnyLoraAdapter | null } {
+  /** A loaded adapter, or a 404 naming it. */
+  #loaded(key: string): AnyLoraAdapter {
+    const adapter = this.#adapters.get(key);
+    if (!adapter)
+      throw new ServeError('adapter_not_loaded', `adapter ${key} is not loaded`, {
+        status: 404,
+        field: 'model',
+      });
+    return adapter;
+  }
+
+  /**
+   * The lane and adapter a request runs with. Called at submit (to refuse it early) and again at
+   * admission (its adapters may have been unloaded meanwhile); a mixture is built once, at submit.
+   */
+  #resolveAdapter(req: EngineRequest): { lane: Lane; adapter: AnyLoraAdapter | null } {
+    const spec = req.adapter;
     if (spec === null) return { lane: this.#baseLane, adapter: null };
     if (typeof spec === 'string') {
       const merged = this.#merged.get(spec);
       if (merged) return { lane: merged, adapter: null };
-      const adapter = this.#adapters.get(spec);
-      if (!adapter)
-        throw new ServeError('adapter_not_loaded', `adapter ${spec} is not loaded`, {
-          status: 404,
-          field: 'model',
-        });
-      return { lane: this.#baseLane, adapter };
+      return { lane: this.#baseLane, adapter: this.#loaded(spec) };
     }
-    const parts = spec.map((p) => {
-      const adapter = this.#adapters.get(p.key);
-      if (!adapter)
-        throw new ServeError('adapter_not_loaded', `adapter ${p.key} is not loaded`, {
-          status: 404,
-          field: 'model',
-        });
-      return { adapter: floatLora(adapter), weight: p.weight };
-    });
-    return { lane: this.#baseLane, adapter: mixAdapters(parts) };
+    const parts = spec.map((p) => ({ adapter: this.#loaded(p.key), weight: p.weight }));
+    let mixture = this.#mixtures.get(req);
+    if (!mixture) {
+      mixture = mixAdapters(parts.map((p) => ({ adapter: floatLora(p.adapter), weight: p.weight })));
+      this.#mixtures.set(req, mixture);
+    }
+    return { lane: this.#baseLane, adapter: mixture };
   }
 
   /**
@@ -292,7 +296,7 @@ export class BatchEngine {
       const req = this.#waiting[pick];
       let resolved: { lane: Lane; adapter: AnyLoraAdapter | null };
       try {
-        resolved = this.#resolveAdapter(req.adapter);
+        resolved = this.#resolveAdapter(req);
       } catch (error) {
         this.#waiting.splice(pick, 1);
         const e = error as ServeError;

@@ -717,83 +717,63 @@ __attribute__((target("avx2,fma"))) static inline __m256 hsum8x8(__m256 p0, __m2
   return _mm256_add_ps(_mm256_permute2f128_ps(h0123, h4567, 0x20), _mm256_permute2f128_ps(h0123, h4567, 0x31));
 }
 
+// Eight weights as floats: float32 loaded as they are, IEEE half widened by F16C.
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline __m256 load8(const void *p, int64_t i,
+                                                                                    int half) {
+  if (half) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i)));
+  return _mm256_loadu_ps((const float *)p + i);
+}
+
 // Rank-8 LoRA row (in a multiple of 8): t = scale·A·x with eight independent accumulators (one per
-// rank, sharing each load of x), then y[j] += B[j]·t eight outputs at a time.
-__attribute__((target("avx2,fma"))) static void lora_row8_avx2(float *y, const float *x, const float *A,
-                                                               const float *B, int64_t in, int64_t out,
-                                                               float sc) {
+// rank, sharing each load of x), then y[j] += B[j]·t eight outputs at a time. A and B are float32 or
+// IEEE half (`half`, a constant in each caller below, so each gets its own loop): half matrices
+// are half the bytes, which is what a decode step over many adapters is bound by.
+__attribute__((target("avx2,fma,f16c"), always_inline)) static inline void
+lora_row8_body(float *y, const float *x, const void *A, const void *B, int64_t in, int64_t out, float sc, int half) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
   for (int64_t j = 0; j < in; j += 8) {
     __m256 xv = _mm256_loadu_ps(x + j);
-    a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + j), a0);
-    a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + in + j), a1);
-    a2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + 2 * in + j), a2);
-    a3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + 3 * in + j), a3);
-    a4 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + 4 * in + j), a4);
-    a5 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + 5 * in + j), a5);
-    a6 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + 6 * in + j), a6);
-    a7 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(A + 7 * in + j), a7);
+    a0 = _mm256_fmadd_ps(xv, load8(A, j, half), a0);
+    a1 = _mm256_fmadd_ps(xv, load8(A, in + j, half), a1);
+    a2 = _mm256_fmadd_ps(xv, load8(A, 2 * in + j, half), a2);
+    a3 = _mm256_fmadd_ps(xv, load8(A, 3 * in + j, half), a3);
+    a4 = _mm256_fmadd_ps(xv, load8(A, 4 * in + j, half), a4);
+    a5 = _mm256_fmadd_ps(xv, load8(A, 5 * in + j, half), a5);
+    a6 = _mm256_fmadd_ps(xv, load8(A, 6 * in + j, half), a6);
+    a7 = _mm256_fmadd_ps(xv, load8(A, 7 * in + j, half), a7);
   }
   __m256 tv = _mm256_mul_ps(hsum8x8(a0, a1, a2, a3, a4, a5, a6, a7), _mm256_set1_ps(sc));
   int64_t j = 0;
   for (; j + 8 <= out; j += 8) {
-    const float *b = B + j * 8;
-    __m256 s = hsum8x8(_mm256_mul_ps(_mm256_loadu_ps(b), tv), _mm256_mul_ps(_mm256_loadu_ps(b + 8), tv),
-                       _mm256_mul_ps(_mm256_loadu_ps(b + 16), tv), _mm256_mul_ps(_mm256_loadu_ps(b + 24), tv),
-                       _mm256_mul_ps(_mm256_loadu_ps(b + 32), tv), _mm256_mul_ps(_mm256_loadu_ps(b + 40), tv),
-                       _mm256_mul_ps(_mm256_loadu_ps(b + 48), tv), _mm256_mul_ps(_mm256_loadu_ps(b + 56), tv));
+    int64_t b = j * 8;
+    __m256 s = hsum8x8(_mm256_mul_ps(load8(B, b, half), tv), _mm256_mul_ps(load8(B, b + 8, half), tv),
+                       _mm256_mul_ps(load8(B, b + 16, half), tv), _mm256_mul_ps(load8(B, b + 24, half), tv),
+                       _mm256_mul_ps(load8(B, b + 32, half), tv), _mm256_mul_ps(load8(B, b + 40, half), tv),
+                       _mm256_mul_ps(load8(B, b + 48, half), tv), _mm256_mul_ps(load8(B, b + 56, half), tv));
     _mm256_storeu_ps(y + j, _mm256_add_ps(_mm256_loadu_ps(y + j), s));
   }
   float t[8];
   _mm256_storeu_ps(t, tv);
   for (; j < out; j++) {
-    const float *b = B + j * 8;
+    float b[8];
+    _mm256_storeu_ps(b, load8(B, j * 8, half));
     float acc = 0;
     for (int c = 0; c < 8; c++) acc += b[c] * t[c];
     y[j] += acc;
   }
 }
 
-// lora_row8_avx2 over IEEE half matrices (F16C widens eight at a time): the same arithmetic, half
-// the bytes, which is what a decode step over many adapters is bound by.
-#define LOAD_HALF8(p) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p)))
+__attribute__((target("avx2,fma,f16c"))) static void lora_row8_avx2(float *y, const float *x, const float *A,
+                                                                    const float *B, int64_t in, int64_t out,
+                                                                    float sc) {
+  lora_row8_body(y, x, A, B, in, out, sc, 0);
+}
+
 __attribute__((target("avx2,fma,f16c"))) static void lora_row8_half_avx2(float *y, const float *x,
                                                                         const uint16_t *A, const uint16_t *B,
                                                                         int64_t in, int64_t out, float sc) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-  for (int64_t j = 0; j < in; j += 8) {
-    __m256 xv = _mm256_loadu_ps(x + j);
-    a0 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + j), a0);
-    a1 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + in + j), a1);
-    a2 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + 2 * in + j), a2);
-    a3 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + 3 * in + j), a3);
-    a4 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + 4 * in + j), a4);
-    a5 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + 5 * in + j), a5);
-    a6 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + 6 * in + j), a6);
-    a7 = _mm256_fmadd_ps(xv, LOAD_HALF8(A + 7 * in + j), a7);
-  }
-  __m256 tv = _mm256_mul_ps(hsum8x8(a0, a1, a2, a3, a4, a5, a6, a7), _mm256_set1_ps(sc));
-  int64_t j = 0;
-  for (; j + 8 <= out; j += 8) {
-    const uint16_t *b = B + j * 8;
-    __m256 s = hsum8x8(_mm256_mul_ps(LOAD_HALF8(b), tv), _mm256_mul_ps(LOAD_HALF8(b + 8), tv),
-                       _mm256_mul_ps(LOAD_HALF8(b + 16), tv), _mm256_mul_ps(LOAD_HALF8(b + 24), tv),
-                       _mm256_mul_ps(LOAD_HALF8(b + 32), tv), _mm256_mul_ps(LOAD_HALF8(b + 40), tv),
-                       _mm256_mul_ps(LOAD_HALF8(b + 48), tv), _mm256_mul_ps(LOAD_HALF8(b + 56), tv));
-    _mm256_storeu_ps(y + j, _mm256_add_ps(_mm256_loadu_ps(y + j), s));
-  }
-  float t[8];
-  _mm256_storeu_ps(t, tv);
-  for (; j < out; j++) {
-    __m256 bv = LOAD_HALF8(B + j * 8);
-    float b[8];
-    _mm256_storeu_ps(b, bv);
-    float acc = 0;
-    for (int c = 0; c < 8; c++) acc += b[c] * t[c];
-    y[j] += acc;
-  }
+  lora_row8_body(y, x, A, B, in, out, sc, 1);
 }
-#undef LOAD_HALF8
 
 static int have_avx2_fma(void) {
   static int ok = -1;
@@ -804,12 +784,6 @@ static int have_avx2_fma(void) {
   return ok;
 }
 
-static int lora_row8(float *y, const float *x, const float *A, const float *B, int64_t in, int64_t out, float sc) {
-  if (in % 8 != 0 || !have_avx2_fma()) return 0;
-  lora_row8_avx2(y, x, A, B, in, out, sc);
-  return 1;
-}
-
 static int have_f16c(void) {
   static int ok = -1;
   if (ok < 0) {
@@ -817,6 +791,13 @@ static int have_f16c(void) {
     ok = have_avx2_fma() && __builtin_cpu_supports("f16c");
   }
   return ok;
+}
+
+// (every AVX2 processor has F16C, which the shared row body is compiled for)
+static int lora_row8(float *y, const float *x, const float *A, const float *B, int64_t in, int64_t out, float sc) {
+  if (in % 8 != 0 || !have_f16c()) return 0;
+  lora_row8_avx2(y, x, A, B, in, out, sc);
+  return 1;
 }
 
 static int lora_row8_half(float *y, const float *x, const uint16_t *A, const uint16_t *B, int64_t in, int64_t out,

@@ -50,7 +50,10 @@ function halfTable(): Float32Array {
 }
 
 /** Half bits → float32 values (exact: every half is a float32). */
-export function halfToFloat32(src: Uint16Array, out = new Float32Array(src.length)): Float32Array {
+export function halfToFloat32(
+  src: Uint16Array,
+  out: Float32Array = new Float32Array(src.length),
+): Float32Array {
   const t = halfTable();
   for (let i = 0; i < src.length; i++) out[i] = t[src[i]];
   return out;

@@ -1,6 +1,6 @@
 // Plain-JS reference backend. It is the oracle the other backends are tested against, so it favours
 // obviously-correct loops (with f64 accumulators for reductions) over speed.
-import { loraMatrixF32 } from './half.ts';
+import { halfToFloat32, loraMatrixF32 } from './half.ts';
 import type { Kernels, LoraSegment } from './types.ts';
 
 export function sgemmJs(
@@ -99,7 +99,7 @@ export function loraSegmentedViaSgemm(
   inDim: number,
   outDim: number,
   segments: readonly LoraSegment[],
-  scratch: { t: Float32Array },
+  scratch: { t: Float32Array; a: Float32Array; b: Float32Array },
 ): void {
   for (const seg of segments) {
     const len = seg.end - seg.start;
@@ -107,6 +107,17 @@ export function loraSegmentedViaSgemm(
     const need = len * seg.rank;
     if (scratch.t.length < need) scratch.t = new Float32Array(need);
     const t = scratch.t;
+    // half matrices are widened into reused scratch, not fresh arrays per call
+    let a = seg.a;
+    if (a instanceof Uint16Array) {
+      if (scratch.a.length < a.length) scratch.a = new Float32Array(a.length);
+      a = halfToFloat32(a, scratch.a.subarray(0, a.length));
+    }
+    let b = seg.b;
+    if (b instanceof Uint16Array) {
+      if (scratch.b.length < b.length) scratch.b = new Float32Array(b.length);
+      b = halfToFloat32(b, scratch.b.subarray(0, b.length));
+    }
     sgemm(
       false,
       true,
@@ -116,7 +127,7 @@ export function loraSegmentedViaSgemm(
       1,
       x.subarray(seg.start * inDim),
       inDim,
-      loraMatrixF32(seg.a),
+      a,
       inDim,
       0,
       t,
@@ -131,7 +142,7 @@ export function loraSegmentedViaSgemm(
       seg.scale,
       t,
       seg.rank,
-      loraMatrixF32(seg.b),
+      b,
       seg.rank,
       1,
       y.subarray(seg.start * outDim),

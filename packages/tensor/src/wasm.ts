@@ -154,7 +154,7 @@ export function createWasmKernels(): Kernels {
   const ex = instance.exports as unknown as Exports;
   const mem = new Arena(ex, ex.heapBase());
   const workFloats = ex.sgemmWorkFloats();
-  const scratch = { t: new Float32Array(0) };
+  const scratch = { t: new Float32Array(0), a: new Float32Array(0), b: new Float32Array(0) };
   let sampleScratch = new Float64Array(0);
 
   const sgemm: Kernels['sgemm'] = (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
